@@ -1,0 +1,218 @@
+"""The data contract: schema, quality rules and PII handling for one dataset.
+
+The layout follows the Open Data Contract Standard v3 (``apiVersion``, ``kind``, ``id``,
+``version``, ``status``, ``schema[].properties[]`` with ``logicalType``, ``required``, ``unique``,
+``classification``, ``quality[]``), so people who know ODCS or datacontract-cli feel at home.
+Lockgate's deviations, all documented in the README: exactly one schema object per contract, quality
+rules are Great Expectations expectations with a ``severity``, and every property may carry ``pii``
+and ``masking``.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+SEMVER_PATTERN = r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?$"
+COLUMN_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,62}$"
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class LogicalType(StrEnum):
+    """ODCS logical types that map onto one columnar type each."""
+
+    STRING = "string"
+    INTEGER = "integer"
+    NUMBER = "number"
+    BOOLEAN = "boolean"
+    DATE = "date"
+    TIMESTAMP = "timestamp"
+
+
+class Classification(StrEnum):
+    PUBLIC = "public"
+    INTERNAL = "internal"
+    CONFIDENTIAL = "confidential"
+    RESTRICTED = "restricted"
+
+
+class PiiKind(StrEnum):
+    """Kinds of personal data a column can hold; the scanner detects the same kinds."""
+
+    EMAIL = "email"
+    PHONE = "phone"
+    CARD = "card"
+    INN = "inn"
+    SNILS = "snils"
+    PASSPORT_RU = "passport_ru"
+    IBAN = "iban"
+    IP = "ip"
+    PERSON_NAME = "person_name"
+    ADDRESS = "address"
+    BIRTH_DATE = "birth_date"
+    FREE_TEXT = "free_text"
+    OTHER = "other"
+
+
+class Severity(StrEnum):
+    """What a failed expectation does: ``error`` stops the line, ``warn`` is reported only."""
+
+    ERROR = "error"
+    WARN = "warn"
+
+
+class RedactRule(StrictModel):
+    """Replace every non-null value by a fixed marker."""
+
+    rule: Literal["redact"]
+    replacement: str = "[REDACTED]"
+
+
+class PartialRule(StrictModel):
+    """Keep the last ``keep_last`` characters, mask the rest (cards, phones)."""
+
+    rule: Literal["partial"]
+    keep_last: int = Field(4, ge=0, le=16)
+    mask_char: str = Field("*", min_length=1, max_length=1)
+
+
+class HashRule(StrictModel):
+    """Keyed HMAC-SHA256 pseudonym: stable per key, so joins across datasets still work."""
+
+    rule: Literal["hash"]
+    key: str = Field(
+        "default",
+        pattern=r"^[a-z][a-z0-9_]{0,62}$",
+        description="Key name; the secret itself comes from the environment or a Prefect Secret block.",
+    )
+
+
+class DropRule(StrictModel):
+    """Remove the column from the curated output."""
+
+    rule: Literal["drop"]
+
+
+MaskingRule = Annotated[RedactRule | PartialRule | HashRule | DropRule, Field(discriminator="rule")]
+_SHORTHAND_RULES = {"redact", "partial", "hash", "drop"}
+
+
+class Property(StrictModel):
+    """One column."""
+
+    name: str = Field(pattern=COLUMN_PATTERN)
+    logical_type: LogicalType = Field(alias="logicalType")
+    physical_type: str | None = Field(None, alias="physicalType", description="Informational only.")
+    description: str | None = None
+    required: bool = False
+    unique: bool = False
+    primary_key: bool = Field(False, alias="primaryKey")
+    classification: Classification | None = None
+    pii: PiiKind | None = Field(None, description="Kind of personal data held; requires a masking rule.")
+    masking: MaskingRule | None = Field(
+        None, description="How the column is masked before it reaches the curated layer."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _expand_shorthand(cls, data: Any) -> Any:
+        """Allow ``masking: hash`` as shorthand for ``masking: {rule: hash}``."""
+        if isinstance(data, dict) and isinstance(data.get("masking"), str) and data["masking"] in _SHORTHAND_RULES:
+            data = {**data, "masking": {"rule": data["masking"]}}
+        return data
+
+    @model_validator(mode="after")
+    def _pii_needs_masking(self) -> Property:
+        if self.pii is not None and self.masking is None:
+            raise ValueError(f"column '{self.name}' holds PII ({self.pii.value}) but declares no masking rule")
+        return self
+
+
+class QualityRule(StrictModel):
+    """One Great Expectations 1.x expectation, with what its failure means."""
+
+    id: str | None = Field(None, pattern=r"^[A-Za-z0-9_.:-]{1,100}$", description="Stable id for reports.")
+    expectation: str = Field(pattern=r"^expect_[a-z0-9_]+$", description="GX expectation type.")
+    kwargs: dict[str, Any] = Field(default_factory=dict, description="Arguments of the expectation.")
+    severity: Severity = Severity.ERROR
+    description: str | None = None
+
+    @property
+    def column(self) -> str | None:
+        column = self.kwargs.get("column")
+        return column if isinstance(column, str) else None
+
+    @property
+    def rule_id(self) -> str:
+        if self.id:
+            return self.id
+        return f"{self.expectation}:{self.column}" if self.column else self.expectation
+
+
+class SchemaObject(StrictModel):
+    """The dataset's table: its columns and its quality rules."""
+
+    name: str = Field(pattern=COLUMN_PATTERN)
+    physical_name: str | None = Field(None, alias="physicalName")
+    description: str | None = None
+    properties: list[Property] = Field(min_length=1)
+    quality: list[QualityRule] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> SchemaObject:
+        seen: set[str] = set()
+        for prop in self.properties:
+            if prop.name in seen:
+                raise ValueError(f"column '{prop.name}' is declared twice")
+            seen.add(prop.name)
+        rule_ids = [rule.rule_id for rule in self.quality]
+        duplicates = sorted({rid for rid in rule_ids if rule_ids.count(rid) > 1})
+        if duplicates:
+            raise ValueError(f"quality rule ids must be unique; give an explicit id to: {', '.join(duplicates)}")
+        for rule in self.quality:
+            if rule.column is not None and rule.column not in seen:
+                raise ValueError(f"quality rule '{rule.rule_id}' refers to unknown column '{rule.column}'")
+        return self
+
+
+class Description(StrictModel):
+    purpose: str | None = None
+    usage: str | None = None
+    limitations: str | None = None
+
+
+class Contract(StrictModel):
+    """A data contract in ODCS v3 layout, restricted to one dataset."""
+
+    schema_: str | None = Field(None, alias="$schema", description="Editor hint; ignored.")
+    api_version: Literal["v3.0.0", "v3.0.1", "v3.0.2", "v3.1.0"] = Field("v3.1.0", alias="apiVersion")
+    kind: Literal["DataContract"] = "DataContract"
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")
+    name: str | None = None
+    version: str = Field(pattern=SEMVER_PATTERN, description="Semantic version of the contract.")
+    status: Literal["proposed", "draft", "active", "deprecated", "retired"] = "active"
+    description: Description | None = None
+    schema_objects: list[SchemaObject] = Field(alias="schema", min_length=1, max_length=1)
+
+    @property
+    def table(self) -> SchemaObject:
+        return self.schema_objects[0]
+
+    @property
+    def columns(self) -> list[Property]:
+        return self.table.properties
+
+    @property
+    def quality(self) -> list[QualityRule]:
+        return self.table.quality
+
+    def column(self, name: str) -> Property:
+        for prop in self.columns:
+            if prop.name == name:
+                return prop
+        raise KeyError(name)

@@ -1,0 +1,33 @@
+"""Problems found in catalog files, each pinned to a file, line and column.
+
+Every interface that reads user-written YAML reports through `Problem`, so the CLI, the flow and
+the tests all print mistakes the same way: ``file:line:column: field.path: message``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One mistake in one file. Lines and columns are 1-based, 0 when unknown."""
+
+    file: Path
+    line: int
+    column: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}:{self.column}"
+        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+
+
+class CatalogError(Exception):
+    """Raised when catalog files are not valid; carries every problem found, not just the first."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = sorted(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
