@@ -31,3 +31,6 @@ class CatalogError(Exception):
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = sorted(problems)
         super().__init__("\n".join(str(p) for p in self.problems))
+
+    def __reduce__(self) -> tuple[type[CatalogError], tuple[list[Problem]]]:
+        return (CatalogError, (self.problems,))

@@ -1,0 +1,151 @@
+"""The `lockgate` command line: validate a catalog, write schemas, run the pipeline, query results.
+
+Commands print counts and names only; data values never reach the terminal.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from flows.results import RunResult, SourceStatus
+from sources.diagnostics import CatalogError
+
+app = typer.Typer(
+    name="lockgate",
+    help="Data pipeline with quality contracts and PII masking, orchestrated by Prefect.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+console = Console()
+err = Console(stderr=True)
+
+CatalogOpt = Annotated[Path, typer.Option("--catalog", "-c", help="Catalog folder (with sources/).")]
+LakeOpt = Annotated[str, typer.Option("--lake", "-l", help="Lake location: a local folder.", envvar="LOCKGATE_LAKE")]
+
+
+def _print_problems(exc: CatalogError) -> None:
+    for problem in exc.problems:
+        err.print(str(problem), markup=False, highlight=False)
+    err.print(f"[red]{len(exc.problems)} problem(s) found[/red]")
+
+
+@app.command()
+def validate(catalog: CatalogOpt = Path("catalog")) -> None:
+    """Check every passport and contract; report all mistakes as file:line:column: field: message."""
+    from contracts.expectations import check_contract
+    from sources.catalog import load_catalog
+
+    try:
+        loaded = load_catalog(catalog, check=check_contract)
+    except CatalogError as exc:
+        _print_problems(exc)
+        raise typer.Exit(1) from exc
+    contracts = {s.contract_path for s in loaded.sources}
+    console.print(f"[green]ok[/green]: {len(loaded.sources)} source(s), {len(contracts)} contract(s) in {catalog}")
+
+
+@app.command()
+def schema(out: Annotated[Path, typer.Option(help="Folder to write the JSON Schemas into.")] = Path("schemas")) -> None:
+    """Write JSON Schemas for passports and contracts (reference them from YAML for editor help)."""
+    from sources.schemas import write_schemas
+
+    for path in write_schemas(out):
+        console.print(f"wrote {path}")
+
+
+def _summary(run: RunResult) -> Table:
+    table = Table(title=f"Lockgate run {run.run_id}", title_justify="left")
+    for column in ("source", "status", "rows in", "rows out", "rules passed", "warnings", "masked", "curated"):
+        table.add_column(column)
+    colours = {
+        SourceStatus.PUBLISHED: "green",
+        SourceStatus.UNCHANGED: "cyan",
+        SourceStatus.STOPPED: "red",
+        SourceStatus.FAILED: "red",
+    }
+    for r in run.sources:
+        passed = sum(e.success for e in r.expectations)
+        table.add_row(
+            r.source,
+            f"[{colours[r.status]}]{r.status.value}[/]",
+            str(r.rows_in if r.rows_in is not None else "-"),
+            str(r.rows_out if r.rows_out is not None else "-"),
+            f"{passed}/{len(r.expectations)}" if r.expectations else "-",
+            str(len(r.warnings)),
+            str(len(r.masked_columns)),
+            f"v{r.curated_version}" if r.curated_version else "-",
+        )
+    return table
+
+
+def _print_run(run: RunResult) -> None:
+    console.print(_summary(run))
+    for r in run.sources:
+        if r.status is SourceStatus.STOPPED:
+            console.print(f"[red]⛔ {r.source}: stop-line[/red] — curated layer untouched")
+            for issue in r.schema_issues:
+                console.print(f"   schema: {issue}", markup=False)
+            for e in r.failed_blocking:
+                console.print(f"   rule {e.rule_id}: {e.unexpected_count} of {e.element_count} rows failed", markup=False)
+        elif r.status is SourceStatus.FAILED:
+            console.print(f"[red]❌ {r.source}: {r.error}[/red]", markup=False)
+        for e in r.warnings:
+            console.print(f"[yellow]⚠ {r.source}: rule {e.rule_id} (warn): {e.unexpected_count} of {e.element_count} rows[/]")
+    console.print(f"lake: {run.lake}")
+    if run.warehouse:
+        console.print(f"warehouse: {run.warehouse}  (try: lockgate sql --lake {run.lake} 'SHOW TABLES')")
+
+
+@app.command()
+def run(
+    catalog: CatalogOpt = Path("catalog"),
+    lake: LakeOpt = "lake",
+    source: Annotated[list[str] | None, typer.Option("--source", "-s", help="Only this source (repeatable).")] = None,
+) -> None:
+    """Run the ingest flow: land raw, validate, mask, publish curated versions, register views."""
+    from flows.pipeline import RunFailed, ingest
+
+    with console.status("running the ingest flow (Prefect)…"):
+        try:
+            state = ingest(catalog=str(catalog), lake=lake, sources=source or [], return_state=True)
+        except CatalogError as exc:
+            _print_problems(exc)
+            raise typer.Exit(2) from exc
+    outcome = state.result(raise_on_failure=False)
+    if isinstance(outcome, RunFailed):
+        _print_run(outcome.run)
+        raise typer.Exit(1)
+    if isinstance(outcome, CatalogError):
+        _print_problems(outcome)
+        raise typer.Exit(2)
+    if isinstance(outcome, BaseException):
+        err.print(f"[red]run failed: {outcome}[/red]", markup=False)
+        raise typer.Exit(1)
+    _print_run(outcome)
+
+
+@app.command()
+def sql(
+    query: Annotated[str, typer.Argument(help="SQL to run against the warehouse (read-only).")],
+    lake: LakeOpt = "lake",
+) -> None:
+    """Query the curated datasets through the DuckDB warehouse."""
+    from storage import layout
+    from storage.warehouse import query as run_query
+
+    frame = run_query(layout.warehouse_path(lake), query)
+    table = Table()
+    for name in frame.columns:
+        table.add_column(name)
+    for row in frame.iter_rows():
+        table.add_row(*("" if v is None else str(v) for v in row))
+    console.print(table)
+
+
+if __name__ == "__main__":
+    app()

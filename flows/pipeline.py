@@ -1,0 +1,312 @@
+"""The ingest flow: land raw → read → validate → mask → publish, mapped over sources, then register.
+
+Each step is one Prefect task so the UI shows where a source stopped; I/O steps retry with backoff.
+The flow holds no business logic: it calls `sources`, `contracts` and `storage` and records what
+happened. A blocking rule raises `StopLine` inside the validate task, so that source's later tasks
+never run (Prefect marks them NotReady) while the other sources go on.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from prefect import flow, get_run_logger, task, unmapped
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from contracts.conform import conform
+from contracts.expectations import check_contract
+from contracts.keys import key_id, resolve_key
+from contracts.masking import mask, required_keys
+from contracts.validation import ValidationReport, validate
+from flows.reports import source_markdown
+from flows.results import ExpectationLine, RunResult, SourceResult, SourceStatus
+from sources.catalog import Source, load_catalog
+from sources.connectors import read_frame, resolve_files
+from storage import layout
+from storage.curated import CuratedVersion, current_version, publish
+from storage.raw import RawFile, RawManifest, land_raw, write_manifest
+from storage.store import ObjectStore, open_store
+from storage.warehouse import register_views
+
+if TYPE_CHECKING:
+    import polars as pl
+
+IO_RETRIES = 3
+IO_RETRY_DELAYS = [1, 4, 15]
+
+
+class StopLine(Exception):  # noqa: N818 - the name is the domain term
+    """A blocking contract rule failed: nothing of this source may reach the curated layer."""
+
+    def __init__(self, source: str, schema_issues: list[str], report: ValidationReport | None) -> None:
+        self.source = source
+        self.schema_issues = schema_issues
+        self.report = report
+        failed = [o.rule_id for o in report.blocking_failures] if report else []
+        parts = [f"{len(schema_issues)} blocking schema issue(s)"] if schema_issues else []
+        if failed:
+            parts.append(f"failed blocking rules: {', '.join(failed)}")
+        super().__init__(f"stop-line for '{source}': {'; '.join(parts)}")
+
+    def __reduce__(self) -> tuple[type[StopLine], tuple[str, list[str], ValidationReport | None]]:
+        return (StopLine, (self.source, self.schema_issues, self.report))
+
+
+@dataclass
+class Batch:
+    """A source's data as it moves through the steps, with what each step learned about it."""
+
+    source: Source
+    run_id: str
+    raw: list[RawFile]
+    frame: pl.DataFrame | None = None
+    report: ValidationReport | None = None
+    masked_columns: dict[str, str] = field(default_factory=dict)
+    rows_in: int | None = None
+
+
+def new_run_id() -> str:
+    """Sortable run id: UTC time plus the Prefect flow-run id's prefix when there is one."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    run = flow_run.get_id()
+    return f"{stamp}-{str(run)[:8]}" if run else stamp
+
+
+@task(name="land-raw", retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAYS, cache_policy=NO_CACHE)
+def land_raw_task(source: Source, lake: str, run_id: str) -> Batch:
+    """Copy the source's files into the raw layer byte for byte, before anything parses them."""
+    store = open_store(lake)
+    files = resolve_files(source.passport.connector, source.catalog_root)
+    raw = land_raw(store, source.name, run_id, datetime.now(UTC).date(), files)
+    get_run_logger().info("landed %d raw object(s) for %s", len(raw), source.name)
+    return Batch(source=source, run_id=run_id, raw=raw)
+
+
+@task(name="read", cache_policy=NO_CACHE)
+def read_task(batch: Batch, lake: str) -> Batch:
+    """Parse the landed raw copies (not the originals), and record the row count in the manifest."""
+    store = open_store(lake)
+    error: str | None = None
+    try:
+        with _local_copies(store, batch.raw) as paths:
+            batch.frame = read_frame(batch.source.passport.connector, paths)
+        batch.rows_in = batch.frame.height
+    except Exception as exc:
+        error = str(exc)
+        raise
+    finally:
+        write_manifest(
+            store,
+            RawManifest(
+                source=batch.source.name,
+                run_id=batch.run_id,
+                landed_at=datetime.now(UTC),
+                files=batch.raw,
+                rows=batch.rows_in,
+                read_error=error,
+                passport=batch.source.passport.model_dump(mode="json", by_alias=True, exclude_none=True),
+            ),
+        )
+    return batch
+
+
+@task(name="validate", cache_policy=NO_CACHE)
+def validate_task(batch: Batch) -> Batch:
+    """Conform to the contract's schema, then run its expectations; blocking failures stop the line."""
+    assert batch.frame is not None
+    contract = batch.source.contract
+    conformed = conform(batch.frame, contract)
+    blocking = [str(issue) for issue in conformed.issues if issue.blocking]
+    for issue in conformed.issues:
+        if not issue.blocking:
+            get_run_logger().warning("%s: %s", batch.source.name, issue)
+    if blocking:
+        raise StopLine(batch.source.name, blocking, None)
+    report = validate(conformed.frame, contract)
+    batch.frame, batch.report = conformed.frame, report
+    for outcome in report.warnings:
+        get_run_logger().warning("%s: rule %s failed (warn)", batch.source.name, outcome.rule_id)
+    if not report.passed:
+        raise StopLine(batch.source.name, [], report)
+    return batch
+
+
+@task(name="mask", cache_policy=NO_CACHE)
+def mask_task(batch: Batch, keys: dict[str, bytes]) -> Batch:
+    """Apply the contract's masking rules; only masked data goes further."""
+    assert batch.frame is not None
+    result = mask(batch.frame, batch.source.contract, keys)
+    batch.frame, batch.masked_columns = result.frame, result.applied
+    return batch
+
+
+@task(name="publish", retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAYS, cache_policy=NO_CACHE)
+def publish_task(batch: Batch, lake: str) -> tuple[Batch, CuratedVersion]:
+    """Write a new curated version; the 'current' pointer moves last, so readers never see a mix."""
+    assert batch.frame is not None
+    contract = batch.source.contract
+    version = publish(
+        open_store(lake),
+        batch.source.name,
+        batch.frame,
+        run_id=batch.run_id,
+        input_sha256=[f.sha256 for f in batch.raw],
+        contract_id=contract.id,
+        contract_version=contract.version,
+        masked_columns=batch.masked_columns,
+    )
+    return batch, version
+
+
+@task(name="register", retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAYS, cache_policy=NO_CACHE)
+def register_task(lake: str, source_names: list[str]) -> str:
+    """Point one DuckDB view per dataset at its current curated version."""
+    store = open_store(lake)
+    views: dict[str, str] = {}
+    for name in source_names:
+        current = current_version(store, name)
+        if current is not None:
+            views[name] = store.uri(current.data_key)
+    warehouse = layout.warehouse_path(lake)
+    register_views(warehouse, views)
+    return str(warehouse)
+
+
+class _local_copies:  # noqa: N801 - used as a context manager like a function
+    """Local paths of raw objects: the files themselves on a local lake, temp copies on S3."""
+
+    def __init__(self, store: ObjectStore, raw: list[RawFile]) -> None:
+        self.store, self.raw = store, raw
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+
+    def __enter__(self) -> list[Path]:
+        local = [Path(self.store.uri(f.key)) for f in self.raw]
+        if all(p.is_file() for p in local):
+            return local
+        self._tmp = tempfile.TemporaryDirectory(prefix="lockgate-raw-")
+        paths = []
+        for f in self.raw:
+            path = Path(self._tmp.name) / f.name
+            self.store.download(f.key, path)
+            paths.append(path)
+        return paths
+
+    def __exit__(self, *exc: object) -> None:
+        if self._tmp is not None:
+            self._tmp.cleanup()
+
+
+def _expectation_lines(report: ValidationReport | None) -> list[ExpectationLine]:
+    if report is None:
+        return []
+    return [
+        ExpectationLine(
+            rule_id=o.rule_id,
+            expectation=o.expectation,
+            column=o.column,
+            severity=str(o.severity),
+            success=o.success,
+            unexpected_count=o.unexpected_count,
+            element_count=o.element_count,
+            note=o.exception,
+        )
+        for o in report.outcomes
+    ]
+
+
+def _source_result(source: Source, run_id: str, futures: dict[str, Any]) -> SourceResult:
+    """Fold the states of one source's task runs into its result."""
+    result = SourceResult(source=source.name, status=SourceStatus.FAILED, run_id=run_id)
+    for step in ("land", "read", "validate", "mask", "publish"):
+        state = futures[step].state
+        if state.is_completed():
+            value = futures[step].result()
+            batch = value[0] if isinstance(value, tuple) else value
+            result.raw_keys = [f.key for f in batch.raw]
+            result.rows_in = batch.rows_in
+            result.expectations = _expectation_lines(batch.report)
+            result.masked_columns = dict(batch.masked_columns)
+            if step == "publish":
+                version: CuratedVersion = value[1]
+                result.curated_version, result.curated_key = version.version, version.data_key
+                result.rows_out = version.rows
+                result.status = SourceStatus.UNCHANGED if version.run_id != run_id else SourceStatus.PUBLISHED
+            continue
+        if state.is_failed():
+            error = state.result(raise_on_failure=False)
+            if isinstance(error, StopLine):
+                result.status = SourceStatus.STOPPED
+                result.schema_issues = error.schema_issues
+                result.expectations = _expectation_lines(error.report)
+                result.error = str(error)
+            else:
+                result.error = f"{step}: {error}"
+        break
+    return result
+
+
+class RunFailed(RuntimeError):
+    """Some source did not publish; carries the whole run's result for the CLI and callers."""
+
+    def __init__(self, run: RunResult) -> None:
+        self.run = run
+        bad = ", ".join(f"{r.source} ({r.status.value})" for r in run.sources if not r.ok)
+        super().__init__(f"run {run.run_id} did not publish every source: {bad}")
+
+    def __reduce__(self) -> tuple[type[RunFailed], tuple[RunResult]]:
+        return (RunFailed, (self.run,))
+
+
+@flow(name="lockgate-ingest", task_runner=ThreadPoolTaskRunner(max_workers=4))
+def ingest(catalog: str, lake: str = "lake", sources: list[str] | None = None) -> RunResult:
+    """Ingest a catalog's sources (all, or the named ones) into the lake and refresh the warehouse.
+
+    Parameters are plain strings so the same flow runs from the CLI, a schedule or a deployment.
+    Masking keys are resolved before any data moves: a missing key fails the run up front instead of
+    leaving half the sources published.
+    """
+    loaded = load_catalog(Path(catalog), check=check_contract)
+    selected = loaded.select(sources or [])
+    return _ingest_sources(selected, lake, [s.name for s in loaded.sources])
+
+
+def _ingest_sources(sources: list[Source], lake: str, all_source_names: list[str]) -> RunResult:
+    run_id = new_run_id()
+    keys = {name: resolve_key(name) for name in sorted(set().union(*(required_keys(s.contract) for s in sources)))}
+    get_run_logger().info(
+        "run %s: %d source(s) into %s; masking keys %s",
+        run_id,
+        len(sources),
+        lake,
+        ", ".join(f"{name}={key_id(key)}" for name, key in keys.items()) or "none",
+    )
+    landed = land_raw_task.map(sources, lake=unmapped(lake), run_id=unmapped(run_id))
+    read = read_task.map(landed, lake=unmapped(lake))
+    validated = validate_task.map(read)
+    masked = mask_task.map(validated, keys=unmapped(keys))
+    published = publish_task.map(masked, lake=unmapped(lake))
+    published.wait()
+
+    results = []
+    for i, source in enumerate(sources):
+        steps = {"land": landed[i], "read": read[i], "validate": validated[i], "mask": masked[i], "publish": published[i]}
+        result = _source_result(source, run_id, steps)
+        create_markdown_artifact(
+            key=f"lockgate-{source.name.replace('_', '-')}",
+            markdown=source_markdown(result),
+            description=f"Lockgate run {run_id}: {source.name}",
+        )
+        results.append(result)
+
+    warehouse = register_task(lake, all_source_names)
+    run = RunResult(run_id=run_id, lake=lake, warehouse=warehouse, sources=results)
+    if not run.ok:
+        raise RunFailed(run)
+    return run

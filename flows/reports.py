@@ -1,0 +1,58 @@
+"""Run reports as Markdown, for Prefect artifacts and for people reading them in the UI.
+
+Only counts, column names and rule ids reach a report: it is published where many people can read
+it, so it must never carry a data value.
+"""
+
+from __future__ import annotations
+
+from flows.results import SourceResult, SourceStatus
+
+_STATUS_LINE = {
+    SourceStatus.PUBLISHED: "✅ published curated version {version}",
+    SourceStatus.UNCHANGED: "♻️ unchanged: curated version {version} already holds this input",
+    SourceStatus.STOPPED: "⛔ stop-line: blocking rules failed, curated layer untouched",
+    SourceStatus.FAILED: "❌ failed: {error}",
+}
+
+
+def _cell(value: object) -> str:
+    return "" if value is None else str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def source_markdown(result: SourceResult) -> str:
+    """One source's run: status, row counts, expectations and masking."""
+    status = _STATUS_LINE[result.status].format(version=result.curated_version, error=result.error)
+    lines = [
+        f"# {result.source}",
+        "",
+        f"**{status}**",
+        "",
+        f"- run: `{result.run_id}`",
+        f"- rows in: {_cell(result.rows_in)}; rows out: {_cell(result.rows_out)}",
+        f"- raw objects: {len(result.raw_keys)}",
+    ]
+    if result.curated_key:
+        lines.append(f"- curated: `{result.curated_key}`")
+    if result.schema_issues:
+        lines += ["", "## Schema", ""]
+        lines += [f"- {_cell(issue)}" for issue in result.schema_issues]
+    if result.expectations:
+        passed = sum(e.success for e in result.expectations)
+        lines += [
+            "",
+            f"## Expectations: {passed}/{len(result.expectations)} passed",
+            "",
+            "| rule | severity | result | unexpected | of |",
+            "|---|---|---|---|---|",
+        ]
+        for e in result.expectations:
+            verdict = "pass" if e.success else ("**FAIL**" if e.severity == "error" else "warn")
+            lines.append(
+                f"| `{_cell(e.rule_id)}` | {e.severity} | {verdict} | {_cell(e.unexpected_count)} "
+                f"| {_cell(e.element_count)} |"
+            )
+    if result.masked_columns:
+        lines += ["", "## Masked columns", "", "| column | rule |", "|---|---|"]
+        lines += [f"| `{col}` | {rule} |" for col, rule in sorted(result.masked_columns.items())]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,67 @@
+"""What one run did to each source, in a shape the CLI, the Prefect artifacts and tests all read.
+
+Results carry counts, names and ids only — never data values — so they are safe to print, log and
+publish as Prefect artifacts.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+
+class SourceStatus(StrEnum):
+    PUBLISHED = "published"  # a new curated version is current
+    UNCHANGED = "unchanged"  # same input and contract as the current version: nothing written
+    STOPPED = "stopped"  # a blocking rule failed: curated layer untouched
+    FAILED = "failed"  # an error outside the contract (unreadable file, storage down, ...)
+
+
+class ExpectationLine(BaseModel):
+    rule_id: str
+    expectation: str
+    column: str | None
+    severity: str
+    success: bool
+    unexpected_count: int | None = None
+    element_count: int | None = None
+    note: str | None = None
+
+
+class SourceResult(BaseModel):
+    source: str
+    status: SourceStatus
+    run_id: str
+    rows_in: int | None = None
+    rows_out: int | None = None
+    raw_keys: list[str] = Field(default_factory=list)
+    schema_issues: list[str] = Field(default_factory=list)
+    expectations: list[ExpectationLine] = Field(default_factory=list)
+    masked_columns: dict[str, str] = Field(default_factory=dict)
+    curated_version: int | None = None
+    curated_key: str | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status in (SourceStatus.PUBLISHED, SourceStatus.UNCHANGED)
+
+    @property
+    def failed_blocking(self) -> list[ExpectationLine]:
+        return [e for e in self.expectations if not e.success and e.severity == "error"]
+
+    @property
+    def warnings(self) -> list[ExpectationLine]:
+        return [e for e in self.expectations if not e.success and e.severity != "error"]
+
+
+class RunResult(BaseModel):
+    run_id: str
+    lake: str
+    warehouse: str | None = None
+    sources: list[SourceResult]
+
+    @property
+    def ok(self) -> bool:
+        return all(s.ok for s in self.sources)
