@@ -13,7 +13,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 SEMVER_PATTERN = r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?$"
 COLUMN_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,62}$"
@@ -102,6 +102,11 @@ MaskingRule = Annotated[RedactRule | PartialRule | HashRule | DropRule, Field(di
 _SHORTHAND_RULES = {"redact", "partial", "hash", "drop"}
 
 
+def _allow_shorthand_in_schema(schema: dict[str, Any]) -> None:
+    """Editors must accept ``masking: hash`` too, as the model does."""
+    schema["anyOf"].insert(0, {"type": "string", "enum": sorted(_SHORTHAND_RULES)})
+
+
 class Property(StrictModel):
     """One column."""
 
@@ -115,16 +120,20 @@ class Property(StrictModel):
     classification: Classification | None = None
     pii: PiiKind | None = Field(None, description="Kind of personal data held; requires a masking rule.")
     masking: MaskingRule | None = Field(
-        None, description="How the column is masked before it reaches the curated layer."
+        None,
+        description="How the column is masked before it reaches the curated layer.",
+        json_schema_extra=_allow_shorthand_in_schema,
     )
 
-    @model_validator(mode="before")
+    @field_validator("masking", mode="before")
     @classmethod
-    def _expand_shorthand(cls, data: Any) -> Any:
+    def _expand_shorthand(cls, value: Any) -> Any:
         """Allow ``masking: hash`` as shorthand for ``masking: {rule: hash}``."""
-        if isinstance(data, dict) and isinstance(data.get("masking"), str) and data["masking"] in _SHORTHAND_RULES:
-            data = {**data, "masking": {"rule": data["masking"]}}
-        return data
+        if isinstance(value, str):
+            if value not in _SHORTHAND_RULES:
+                raise ValueError(f"unknown masking rule '{value}': use one of {', '.join(sorted(_SHORTHAND_RULES))}")
+            return {"rule": value}
+        return value
 
     @model_validator(mode="after")
     def _pii_needs_masking(self) -> Property:

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from contracts.model import Contract
 from sources.diagnostics import CatalogError, Problem
-from sources.passport import Passport
+from sources.passport import Passport, relative_path
 from sources.yamlio import YamlDocument, read_yaml
 
 PASSPORT_DIR = "sources"
@@ -64,6 +64,10 @@ def _message(error: dict) -> str:
         return "unknown field"
     if error["type"] == "missing":
         return f"required field '{error['loc'][-1]}' is missing"
+    if error["type"] == "union_tag_invalid":
+        ctx = error["ctx"]
+        expected = str(ctx["expected_tags"]).replace("'", "")
+        return f"unknown {ctx['discriminator'].strip(chr(39))} '{ctx['tag']}': use one of {expected}"
     return message
 
 
@@ -79,6 +83,8 @@ def parse_model(model: type[M], document: YamlDocument) -> tuple[M | None, list[
             loc = tuple(error["loc"])
             if error["type"] == "missing":
                 loc = loc[:-1]
+            elif error["type"] == "union_tag_invalid":
+                loc = (*loc, str(error["ctx"]["discriminator"]).strip("'"))
             problems.append(document.problem(loc, _message(error)))
         return None, problems
 
@@ -101,6 +107,18 @@ def load_contract(path: Path, check: ContractCheck | None = None) -> tuple[Contr
     return (contract if not problems else None), problems
 
 
+def _contract_ref(document: YamlDocument) -> str | None:
+    """The contract path of a passport that failed validation, when that field itself is sound."""
+    value = document.data.get("contract") if isinstance(document.data, dict) else None
+    if not isinstance(value, str):
+        return None
+    try:
+        relative_path(value)
+    except ValueError:
+        return None
+    return value
+
+
 def load_catalog(root: Path, check: ContractCheck | None = None) -> Catalog:
     """Load every passport under ``root/sources`` with its contract, or raise with all problems."""
     passport_dir = root / PASSPORT_DIR
@@ -121,24 +139,27 @@ def load_catalog(root: Path, check: ContractCheck | None = None) -> Catalog:
             continue
         passport, found = parse_model(Passport, document)
         problems.extend(found)
-        if passport is None:
-            continue
-        if passport.name in first_seen:
+        if passport is not None and passport.name in first_seen:
             problems.append(
                 document.problem(("name",), f"source '{passport.name}' is also registered in {first_seen[passport.name]}")
             )
             continue
-        first_seen[passport.name] = path
-        contract_path = (root / passport.contract).resolve()
+        # The contract is checked even when the passport has mistakes: owners fix everything in one pass.
+        contract_ref = passport.contract if passport is not None else _contract_ref(document)
+        if contract_ref is None:
+            continue
+        contract_path = (root / contract_ref).resolve()
         if not contract_path.is_file():
-            problems.append(document.problem(("contract",), f"contract file not found: {passport.contract}"))
+            problems.append(document.problem(("contract",), f"contract file not found: {contract_ref}"))
             continue
         if contract_path not in contracts:
             contracts[contract_path] = load_contract(contract_path, check)
             problems.extend(contracts[contract_path][1])
         contract = contracts[contract_path][0]
-        if contract is not None:
-            sources.append(Source(passport, contract, path, contract_path, root))
+        if passport is not None:
+            first_seen[passport.name] = path
+            if contract is not None:
+                sources.append(Source(passport, contract, path, contract_path, root))
     if problems:
         raise CatalogError(problems)
     return Catalog(root=root, sources=sources)

@@ -63,7 +63,7 @@ FREQUENCY_CRON = {
 }
 
 
-def _relative_path(value: str) -> str:
+def relative_path(value: str) -> str:
     path = PurePosixPath(value)
     if not value or path.is_absolute() or ".." in path.parts:
         raise ValueError("must be a path relative to the catalog folder, without '..'")
@@ -81,7 +81,7 @@ class CsvConnector(StrictModel):
     quote_char: str | None = Field('"', max_length=1)
     null_values: list[str] = Field(default_factory=lambda: [""])
 
-    _check_path = field_validator("path")(_relative_path)
+    _check_path = field_validator("path")(relative_path)
 
     @field_validator("encoding")
     @classmethod
@@ -99,7 +99,7 @@ class ParquetConnector(StrictModel):
     kind: Literal["parquet"]
     path: str = Field(description="File or glob, relative to the catalog folder.")
 
-    _check_path = field_validator("path")(_relative_path)
+    _check_path = field_validator("path")(relative_path)
 
 
 class NdjsonConnector(StrictModel):
@@ -108,7 +108,7 @@ class NdjsonConnector(StrictModel):
     kind: Literal["ndjson"]
     path: str = Field(description="File or glob, relative to the catalog folder.")
 
-    _check_path = field_validator("path")(_relative_path)
+    _check_path = field_validator("path")(relative_path)
 
 
 Connector = Annotated[
@@ -135,7 +135,7 @@ class Passport(StrictModel):
     connector: Connector
     tags: list[Slug] = Field(default_factory=list)
 
-    _check_contract = field_validator("contract")(_relative_path)
+    _check_contract = field_validator("contract")(relative_path)
 
     @field_validator("update_frequency")
     @classmethod

@@ -1,0 +1,53 @@
+"""`lockgate validate` and `lockgate schema` as a data owner runs them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from testkit.catalog_files import CONTRACT, PASSPORT, write_catalog
+from typer.testing import CliRunner
+
+from flows.cli import app
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_clean_catalog_exits_zero_with_a_summary(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["validate", "--catalog", str(write_catalog(tmp_path))])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == f"ok: 1 source(s), 1 contract(s) in {tmp_path}"
+
+
+def test_example_catalog_is_valid() -> None:
+    result = CliRunner().invoke(app, ["validate", "--catalog", str(REPO / "examples" / "catalog")])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("ok: 3 source(s), 3 contract(s)")
+
+
+def test_mistakes_exit_one_and_name_file_line_and_field(tmp_path: Path) -> None:
+    contract = CONTRACT.replace("expect_column_values_to_be_between", "expect_column_values_to_be_nice")
+    write_catalog(tmp_path, PASSPORT.replace("steward@example.com", "steward-at-example"), contract)
+    result = CliRunner().invoke(app, ["validate", "--catalog", str(tmp_path)])
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert lines[-1] == "2 problem(s) found"
+    contract_line, passport_line = lines[:2]
+    assert contract_line.startswith(f"{tmp_path / 'contracts' / 'people.yaml'}:17:")
+    assert "schema.0.quality.0.expectation" in contract_line
+    assert "expect_column_values_to_be_nice" in contract_line
+    assert passport_line.startswith(f"{tmp_path / 'sources' / 'people.yaml'}:4:1: steward: ")
+
+
+def test_bad_expectation_arguments_are_reported(tmp_path: Path) -> None:
+    contract = CONTRACT.replace("kwargs: {column: person_id, min_value: 1}", "kwargs: {column: person_id, colour: 1}")
+    write_catalog(tmp_path, contract=contract)
+    result = CliRunner().invoke(app, ["validate", "--catalog", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "schema.0.quality.0.kwargs" in result.output
+
+
+def test_schema_command_writes_both_schemas(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["schema", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    for name in ("passport.schema.json", "contract.schema.json"):
+        assert (tmp_path / name).read_text() == (REPO / "schemas" / name).read_text()

@@ -1,0 +1,1 @@
+"""Shared helpers for the test suite (real files and services, no mocks)."""
