@@ -131,14 +131,18 @@ class Property(StrictModel):
         """Allow ``masking: hash`` as shorthand for ``masking: {rule: hash}``."""
         if isinstance(value, str):
             if value not in _SHORTHAND_RULES:
-                raise ValueError(f"unknown masking rule '{value}': use one of {', '.join(sorted(_SHORTHAND_RULES))}")
+                raise ValueError(
+                    f"unknown masking rule '{value}': use one of {', '.join(sorted(_SHORTHAND_RULES))}"
+                )
             return {"rule": value}
         return value
 
     @model_validator(mode="after")
     def _pii_needs_masking(self) -> Property:
         if self.pii is not None and self.masking is None:
-            raise ValueError(f"column '{self.name}' holds PII ({self.pii.value}) but declares no masking rule")
+            raise ValueError(
+                f"column '{self.name}' holds PII ({self.pii.value}) but declares no masking rule"
+            )
         return self
 
 
@@ -182,7 +186,9 @@ class SchemaObject(StrictModel):
         rule_ids = [rule.rule_id for rule in self.quality]
         duplicates = sorted({rid for rid in rule_ids if rule_ids.count(rid) > 1})
         if duplicates:
-            raise ValueError(f"quality rule ids must be unique; give an explicit id to: {', '.join(duplicates)}")
+            raise ValueError(
+                f"quality rule ids must be unique; give an explicit id to: {', '.join(duplicates)}"
+            )
         for rule in self.quality:
             if rule.column is not None and rule.column not in seen:
                 raise ValueError(f"quality rule '{rule.rule_id}' refers to unknown column '{rule.column}'")

@@ -21,11 +21,13 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
 )
-console = Console()
-err = Console(stderr=True)
+console = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 CatalogOpt = Annotated[Path, typer.Option("--catalog", "-c", help="Catalog folder (with sources/).")]
-LakeOpt = Annotated[str, typer.Option("--lake", "-l", help="Lake location: a local folder.", envvar="LOCKGATE_LAKE")]
+LakeOpt = Annotated[
+    str, typer.Option("--lake", "-l", help="Lake location: a local folder.", envvar="LOCKGATE_LAKE")
+]
 
 
 def _print_problems(exc: CatalogError) -> None:
@@ -46,11 +48,15 @@ def validate(catalog: CatalogOpt = Path("catalog")) -> None:
         _print_problems(exc)
         raise typer.Exit(1) from exc
     contracts = {s.contract_path for s in loaded.sources}
-    console.print(f"[green]ok[/green]: {len(loaded.sources)} source(s), {len(contracts)} contract(s) in {catalog}")
+    console.print(
+        f"[green]ok[/green]: {len(loaded.sources)} source(s), {len(contracts)} contract(s) in {catalog}"
+    )
 
 
 @app.command()
-def schema(out: Annotated[Path, typer.Option(help="Folder to write the JSON Schemas into.")] = Path("schemas")) -> None:
+def schema(
+    out: Annotated[Path, typer.Option(help="Folder to write the JSON Schemas into.")] = Path("schemas"),
+) -> None:
     """Write JSON Schemas for passports and contracts (reference them from YAML for editor help)."""
     from sources.schemas import write_schemas
 
@@ -60,8 +66,8 @@ def schema(out: Annotated[Path, typer.Option(help="Folder to write the JSON Sche
 
 def _summary(run: RunResult) -> Table:
     table = Table(title=f"Lockgate run {run.run_id}", title_justify="left")
-    for column in ("source", "status", "rows in", "rows out", "rules passed", "warnings", "masked", "curated"):
-        table.add_column(column)
+    for column in ("source", "status", "rows in", "rows out", "rules ok", "warn", "masked", "version"):
+        table.add_column(column, no_wrap=column in ("source", "status"))
     colours = {
         SourceStatus.PUBLISHED: "green",
         SourceStatus.UNCHANGED: "cyan",
@@ -91,12 +97,18 @@ def _print_run(run: RunResult) -> None:
             for issue in r.schema_issues:
                 console.print(f"   schema: {issue}", markup=False)
             for e in r.failed_blocking:
-                console.print(f"   rule {e.rule_id}: {e.unexpected_count} of {e.element_count} rows failed", markup=False)
+                console.print(
+                    f"   rule {e.rule_id}: {e.unexpected_count} of {e.element_count} rows failed",
+                    markup=False,
+                )
         elif r.status is SourceStatus.FAILED:
             console.print(f"[red]❌ {r.source}: {r.error}[/red]", markup=False)
         for e in r.warnings:
-            console.print(f"[yellow]⚠ {r.source}: rule {e.rule_id} (warn): {e.unexpected_count} of {e.element_count} rows[/]")
-    console.print(f"lake: {run.lake}")
+            console.print(
+                f"[yellow]⚠ {r.source}: rule {e.rule_id} (warn): "
+                f"{e.unexpected_count} of {e.element_count} rows[/]"
+            )
+    console.print(f"lake: {run.lake}  (raw files and manifests under raw/, curated Parquet under curated/)")
     if run.warehouse:
         console.print(f"warehouse: {run.warehouse}  (try: lockgate sql --lake {run.lake} 'SHOW TABLES')")
 
@@ -105,7 +117,9 @@ def _print_run(run: RunResult) -> None:
 def run(
     catalog: CatalogOpt = Path("catalog"),
     lake: LakeOpt = "lake",
-    source: Annotated[list[str] | None, typer.Option("--source", "-s", help="Only this source (repeatable).")] = None,
+    source: Annotated[
+        list[str] | None, typer.Option("--source", "-s", help="Only this source (repeatable).")
+    ] = None,
 ) -> None:
     """Run the ingest flow: land raw, validate, mask, publish curated versions, register views."""
     from flows.pipeline import RunFailed, ingest

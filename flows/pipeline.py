@@ -252,7 +252,7 @@ def _source_result(source: Source, run_id: str, futures: dict[str, Any]) -> Sour
     return result
 
 
-class RunFailed(RuntimeError):
+class RunFailed(RuntimeError):  # noqa: N818 - reads as what happened to the run
     """Some source did not publish; carries the whole run's result for the CLI and callers."""
 
     def __init__(self, run: RunResult) -> None:
@@ -279,7 +279,9 @@ def ingest(catalog: str, lake: str = "lake", sources: list[str] | None = None) -
 
 def _ingest_sources(sources: list[Source], lake: str, all_source_names: list[str]) -> RunResult:
     run_id = new_run_id()
-    keys = {name: resolve_key(name) for name in sorted(set().union(*(required_keys(s.contract) for s in sources)))}
+    keys = {
+        name: resolve_key(name) for name in sorted(set().union(*(required_keys(s.contract) for s in sources)))
+    }
     get_run_logger().info(
         "run %s: %d source(s) into %s; masking keys %s",
         run_id,
@@ -296,7 +298,13 @@ def _ingest_sources(sources: list[Source], lake: str, all_source_names: list[str
 
     results = []
     for i, source in enumerate(sources):
-        steps = {"land": landed[i], "read": read[i], "validate": validated[i], "mask": masked[i], "publish": published[i]}
+        steps = {
+            "land": landed[i],
+            "read": read[i],
+            "validate": validated[i],
+            "mask": masked[i],
+            "publish": published[i],
+        }
         result = _source_result(source, run_id, steps)
         create_markdown_artifact(
             key=f"lockgate-{source.name.replace('_', '-')}",

@@ -1,16 +1,16 @@
 """Loading a catalog folder: every passport, the contract each one names, and all their mistakes.
 
 A catalog is a folder with ``sources/*.yaml`` (one passport per source); each passport names its
-contract and its data by paths relative to the catalog folder. Loading never stops at the first mistake: data owners fix
-a catalog in one pass, so every problem in every file is collected and reported together.
+contract and its data by paths relative to the catalog folder. Loading never stops at the first
+mistake: data owners fix a catalog in one pass, so every problem in every file is collected and
+reported together.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -18,6 +18,9 @@ from contracts.model import Contract
 from sources.diagnostics import CatalogError, Problem
 from sources.passport import Passport, relative_path
 from sources.yamlio import YamlDocument, read_yaml
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 PASSPORT_DIR = "sources"
 M = TypeVar("M", bound=BaseModel)
@@ -141,7 +144,9 @@ def load_catalog(root: Path, check: ContractCheck | None = None) -> Catalog:
         problems.extend(found)
         if passport is not None and passport.name in first_seen:
             problems.append(
-                document.problem(("name",), f"source '{passport.name}' is also registered in {first_seen[passport.name]}")
+                document.problem(
+                    ("name",), f"source '{passport.name}' is also registered in {first_seen[passport.name]}"
+                )
             )
             continue
         # The contract is checked even when the passport has mistakes: owners fix everything in one pass.

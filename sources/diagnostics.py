@@ -7,7 +7,10 @@ the tests all print mistakes the same way: ``file:line:column: field.path: messa
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 @dataclass(frozen=True, order=True)

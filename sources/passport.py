@@ -7,9 +7,9 @@ storage reads sensitivity from here, never from code.
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from pathlib import PurePosixPath
-import re
 from typing import Annotated, Literal
 
 from croniter import croniter
@@ -20,7 +20,9 @@ SLUG_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 def _slug(value: str) -> str:
     if not SLUG_RE.fullmatch(value):
-        raise ValueError(f"'{value}' is not a slug: use a-z, 0-9 and '_', start with a letter, at most 63 characters")
+        raise ValueError(
+            f"'{value}' is not a slug: use a-z, 0-9 and '_', start with a letter, at most 63 characters"
+        )
     return value
 
 

@@ -7,12 +7,15 @@ under ``schemas/``; a test keeps the committed files equal to what the models pr
 from __future__ import annotations
 
 import json
-from pathlib import Path
-
-from pydantic import BaseModel
+from typing import TYPE_CHECKING
 
 from contracts.model import Contract
 from sources.passport import Passport
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from pydantic import BaseModel
 
 SCHEMAS: dict[str, type[BaseModel]] = {
     "passport.schema.json": Passport,

@@ -9,8 +9,7 @@ construction), alias bombs and oversized files.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
@@ -18,6 +17,9 @@ from ruamel.yaml.error import MarkedYAMLError
 from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
 
 from sources.diagnostics import CatalogError, Problem
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 MAX_FILE_BYTES = 1024 * 1024
 MAX_EXPANDED_NODES = 100_000
@@ -27,7 +29,6 @@ _ALLOWED_TAGS = frozenset(
 )
 
 Loc = tuple[str | int, ...]
-
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,9 @@ class YamlDocument:
 def _is_union_tag(mapping: CommentedMap, part: str | int) -> bool:
     """pydantic puts a discriminated union's tag (``csv`` in ``connector.csv.path``) in error
     locations; it is the value of the mapping's discriminator key, never a key itself."""
-    return isinstance(part, str) and any(value == part for value in mapping.values() if isinstance(value, str))
+    return isinstance(part, str) and any(
+        value == part for value in mapping.values() if isinstance(value, str)
+    )
 
 
 def _yaml() -> YAML:

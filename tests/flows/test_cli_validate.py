@@ -39,7 +39,9 @@ def test_mistakes_exit_one_and_name_file_line_and_field(tmp_path: Path) -> None:
 
 
 def test_bad_expectation_arguments_are_reported(tmp_path: Path) -> None:
-    contract = CONTRACT.replace("kwargs: {column: person_id, min_value: 1}", "kwargs: {column: person_id, colour: 1}")
+    contract = CONTRACT.replace(
+        "kwargs: {column: person_id, min_value: 1}", "kwargs: {column: person_id, colour: 1}"
+    )
     write_catalog(tmp_path, contract=contract)
     result = CliRunner().invoke(app, ["validate", "--catalog", str(tmp_path)])
     assert result.exit_code == 1

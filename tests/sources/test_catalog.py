@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from testkit.catalog_files import CONTRACT, PASSPORT, write_catalog
 
 from sources.catalog import load_catalog
 from sources.diagnostics import CatalogError
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def _problems(root: Path) -> list[str]:
@@ -34,10 +37,16 @@ def test_every_mistake_in_every_file_is_reported_with_its_position(tmp_path: Pat
         .replace('  delimiter: ","', '  delimiter: ","\n  colour: red')
         + "retention: 3\n"
     )
-    contract = CONTRACT.replace("logicalType: integer", "logicalType: int").replace("masking: hash", "masking: scramble")
+    contract = CONTRACT.replace("logicalType: integer", "logicalType: int").replace(
+        "masking: hash", "masking: scramble"
+    )
     write_catalog(tmp_path, passport, contract)
-    second = PASSPORT.replace("name: people", "name: second").replace("contracts/people.yaml", "contracts/missing.yaml")
-    (tmp_path / "sources" / "second.yaml").write_text(second.replace("retention_days: 365", "retention_days: lots"))
+    second = PASSPORT.replace("name: people", "name: second").replace(
+        "contracts/people.yaml", "contracts/missing.yaml"
+    )
+    (tmp_path / "sources" / "second.yaml").write_text(
+        second.replace("retention_days: 365", "retention_days: lots")
+    )
 
     people, contract_file, second_file = (
         tmp_path / "sources" / "people.yaml",
@@ -56,14 +65,17 @@ def test_every_mistake_in_every_file_is_reported_with_its_position(tmp_path: Pat
         "nor a valid 5-field cron expression",
         f"{people}:15:3: connector.colour: unknown field",
         f"{people}:16:1: retention: unknown field",
-        f"{second_file}:9:1: retention_days: Input should be a valid integer, unable to parse string as an integer",
+        f"{second_file}:9:1: retention_days: "
+        "Input should be a valid integer, unable to parse string as an integer",
         f"{second_file}:10:1: contract: contract file not found: contracts/missing.yaml",
     ]
 
 
 def test_missing_required_field_points_at_the_parent(tmp_path: Path) -> None:
     write_catalog(tmp_path, PASSPORT.replace("steward: steward@example.com\n", ""))
-    assert _problems(tmp_path) == [f"{tmp_path / 'sources' / 'people.yaml'}:1:1: required field 'steward' is missing"]
+    assert _problems(tmp_path) == [
+        f"{tmp_path / 'sources' / 'people.yaml'}:1:1: required field 'steward' is missing"
+    ]
 
 
 def test_pii_without_masking_is_an_error(tmp_path: Path) -> None:
@@ -74,7 +86,9 @@ def test_pii_without_masking_is_an_error(tmp_path: Path) -> None:
 
 
 def test_rule_on_unknown_column_is_an_error(tmp_path: Path) -> None:
-    write_catalog(tmp_path, contract=CONTRACT.replace("column: person_id, min_value", "column: age, min_value"))
+    write_catalog(
+        tmp_path, contract=CONTRACT.replace("column: person_id, min_value", "column: age, min_value")
+    )
     [problem] = _problems(tmp_path)
     assert "refers to unknown column 'age'" in problem
 
@@ -108,18 +122,25 @@ def test_connector_options_are_checked(tmp_path: Path) -> None:
     write_catalog(tmp_path, PASSPORT.replace('delimiter: ","', "delimiter: ';;'\n  encoding: klingon"))
     problems = _problems(tmp_path)
     assert any("connector.delimiter" in p and "at most 1 character" in p for p in problems), problems
-    assert any("connector.encoding" in p and "unknown text encoding 'klingon'" in p for p in problems), problems
+    assert any("connector.encoding" in p and "unknown text encoding 'klingon'" in p for p in problems), (
+        problems
+    )
 
 
 def test_unknown_connector_kind(tmp_path: Path) -> None:
     write_catalog(tmp_path, PASSPORT.replace("kind: csv", "kind: excel"))
     [problem] = _problems(tmp_path)
-    assert problem == f"{tmp_path / 'sources' / 'people.yaml'}:12:3: connector.kind: unknown kind 'excel': use one of csv, parquet, ndjson"
+    assert (
+        problem == f"{tmp_path / 'sources' / 'people.yaml'}:12:3: connector.kind: "
+        "unknown kind 'excel': use one of csv, parquet, ndjson"
+    )
 
 
 def test_top_level_must_be_a_mapping(tmp_path: Path) -> None:
     write_catalog(tmp_path, "- just\n- a list\n")
-    assert _problems(tmp_path) == [f"{tmp_path / 'sources' / 'people.yaml'}:1:1: expected a mapping of fields at the top level"]
+    assert _problems(tmp_path) == [
+        f"{tmp_path / 'sources' / 'people.yaml'}:1:1: expected a mapping of fields at the top level"
+    ]
 
 
 def test_empty_or_absent_catalog(tmp_path: Path) -> None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from sources.diagnostics import CatalogError
 from sources.yamlio import MAX_FILE_BYTES, read_yaml
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def _problem(path: Path) -> str:
@@ -19,7 +22,9 @@ def _problem(path: Path) -> str:
 
 def test_reads_plain_data_and_locates_nested_fields(tmp_path: Path) -> None:
     path = tmp_path / "a.yaml"
-    path.write_text("name: x\nconnector:\n  kind: csv\n  path: data.csv\nlist:\n  - a\n  - b\n", encoding="utf-8")
+    path.write_text(
+        "name: x\nconnector:\n  kind: csv\n  path: data.csv\nlist:\n  - a\n  - b\n", encoding="utf-8"
+    )
     doc = read_yaml(path)
     assert doc.data == {"name": "x", "connector": {"kind": "csv", "path": "data.csv"}, "list": ["a", "b"]}
     assert doc.locate(("connector", "path")) == (4, 3, "connector.path")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 PASSPORT = """\
 name: people
@@ -46,7 +49,9 @@ schema:
 DATA = "person_id,email\n1,a@example.com\n2,b@example.com\n"
 
 
-def write_catalog(root: Path, passport: str = PASSPORT, contract: str = CONTRACT, name: str = "people") -> Path:
+def write_catalog(
+    root: Path, passport: str = PASSPORT, contract: str = CONTRACT, name: str = "people"
+) -> Path:
     """Write a one-source catalog under `root` and return the catalog folder."""
     for folder in ("sources", "contracts", "data"):
         (root / folder).mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,111 @@
+"""Masking keys: looked up by name in the environment or a Prefect Secret block, never read from YAML.
+
+A contract says only which key a hash rule uses (``key: default``); whoever runs the pipeline
+provides the secret. Keys are identified in logs and manifests by `key_id`, a one-way fingerprint,
+so a run can show which key masked the data without revealing it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+
+MIN_KEY_BYTES = 16
+MIN_HEX_CHARS = 32
+ENV_PREFIX = "LOCKGATE_KEY_"
+LEGACY_DEFAULT_ENV = "LOCKGATE_HASH_KEY"
+SECRET_PREFIX = "lockgate-key-"  # noqa: S105 - a block name prefix, not a secret
+_HEX = re.compile(r"^(?:[0-9a-fA-F]{2})+$")
+
+
+class MaskingKeyError(RuntimeError):
+    """A masking key cannot be used; the message says what to set, never the key itself."""
+
+    def __init__(self, name: str, message: str) -> None:
+        self.name = name
+        super().__init__(message)
+
+    def __reduce__(self) -> tuple[type[MaskingKeyError], tuple[str, str]]:
+        return (type(self), (self.name, str(self)))
+
+
+class MissingKeyError(MaskingKeyError):
+    def __init__(self, name: str, message: str | None = None) -> None:
+        super().__init__(name, message or _missing_message(name))
+
+
+class WeakKeyError(MaskingKeyError):
+    pass
+
+
+def env_vars(name: str) -> list[str]:
+    """Environment variables checked for key `name`, in order."""
+    names = [f"{ENV_PREFIX}{name.upper()}"]
+    if name == "default":
+        names.append(LEGACY_DEFAULT_ENV)
+    return names
+
+
+def secret_block_name(name: str) -> str:
+    """Prefect block names allow no underscores: ``card_numbers`` → ``lockgate-key-card-numbers``."""
+    return SECRET_PREFIX + name.replace("_", "-")
+
+
+def _missing_message(name: str, reason: str | None = None) -> str:
+    where = " or ".join(env_vars(name))
+    note = f" ({reason})" if reason else ""
+    return (
+        f"masking key '{name}' is not set: set {where} to at least {MIN_KEY_BYTES} bytes "
+        f"(text, or {MIN_HEX_CHARS}+ hex digits), or create a Prefect Secret block "
+        f"'{secret_block_name(name)}'{note}"
+    )
+
+
+def decode_key(name: str, value: str, source: str) -> bytes:
+    """Hex when it looks like hex (an even run of at least 32 hex digits), UTF-8 text otherwise."""
+    value = value.strip()
+    key = bytes.fromhex(value) if len(value) >= MIN_HEX_CHARS and _HEX.match(value) else value.encode("utf-8")
+    if len(key) < MIN_KEY_BYTES:
+        raise WeakKeyError(
+            name,
+            f"masking key '{name}' from {source} is {len(key)} bytes; at least {MIN_KEY_BYTES} are required",
+        )
+    return key
+
+
+def _from_prefect(name: str) -> str | None:
+    """The Secret block's value, or None when there is no such block or no Prefect API to ask."""
+    import httpx
+    from prefect.blocks.system import Secret
+
+    block = secret_block_name(name)
+    try:
+        secret = Secret.load(block, _sync=True)
+    except ValueError:  # Prefect's "block document not found"
+        return None
+    except (httpx.HTTPError, OSError, RuntimeError) as exc:
+        raise MissingKeyError(
+            name, _missing_message(name, f"the Prefect API could not be asked: {type(exc).__name__}")
+        ) from None
+    value = secret.get()
+    if not isinstance(value, str):
+        raise WeakKeyError(name, f"masking key '{name}': Prefect Secret block '{block}' must hold text")
+    return value
+
+
+def resolve_key(name: str) -> bytes:
+    """The key called `name`: environment first, then a Prefect Secret block; raises when absent or weak."""
+    for var in env_vars(name):
+        value = os.environ.get(var)
+        if value and value.strip():
+            return decode_key(name, value, var)
+    value = _from_prefect(name)
+    if value is None:
+        raise MissingKeyError(name)
+    return decode_key(name, value, f"Prefect Secret block '{secret_block_name(name)}'")
+
+
+def key_id(key: bytes) -> str:
+    """A short fingerprint that tells keys apart in logs and manifests without revealing them."""
+    return hashlib.sha256(b"lockgate-key-id" + key).hexdigest()[:12]

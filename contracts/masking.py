@@ -1,0 +1,126 @@
+"""Apply a contract's masking rules to a frame, column at a time, with no per-row Python.
+
+- ``redact``: every non-null value becomes the rule's replacement text.
+- ``partial``: the last ``keep_last`` characters stay, every other character becomes ``mask_char``, so
+  the length is kept. A value of ``keep_last`` characters or fewer is masked whole: keeping it would
+  publish it unchanged. Characters are Unicode code points.
+- ``hash``: keyed HMAC-SHA256, lowercase hex. polars has no HMAC, so DuckDB computes it over the Arrow
+  data as ``sha256(opad || sha256(ipad || value))`` (RFC 2104); values are hashed as their UTF-8 bytes,
+  non-text columns as their text form. The same key gives the same pseudonym, so joins still work.
+- ``drop``: the column is removed.
+
+Nulls stay null under every rule, and row order is kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import duckdb
+import polars as pl
+
+from contracts.keys import MissingKeyError, key_id
+from contracts.model import DropRule, HashRule, PartialRule, RedactRule
+
+if TYPE_CHECKING:
+    from contracts.model import Contract
+
+HMAC_BLOCK_BYTES = 64
+_ROW = "__lockgate_row"
+
+
+@dataclass(frozen=True)
+class MaskResult:
+    frame: pl.DataFrame
+    applied: dict[str, str] = field(default_factory=dict)  # column → rule name
+    key_ids: dict[str, str] = field(default_factory=dict)  # column → key fingerprint (hash rules)
+
+
+def required_keys(contract: Contract) -> set[str]:
+    """Names of the keys the contract's hash rules need, so they can be resolved before data moves."""
+    return {prop.masking.key for prop in contract.columns if isinstance(prop.masking, HashRule)}
+
+
+def _as_text(name: str, dtype: pl.DataType) -> pl.Expr:
+    col = pl.col(name)
+    return col if dtype == pl.String else col.cast(pl.String)
+
+
+def redact_expr(name: str, rule: RedactRule) -> pl.Expr:
+    return pl.when(pl.col(name).is_not_null()).then(pl.lit(rule.replacement)).otherwise(None).alias(name)
+
+
+def partial_expr(name: str, dtype: pl.DataType, rule: PartialRule) -> pl.Expr:
+    text = _as_text(name, dtype)
+    length = text.str.len_chars()
+    kept = pl.when(length > rule.keep_last).then(text.str.tail(rule.keep_last)).otherwise(pl.lit(""))
+    # A null value has a null length, and padding to a null length stays null.
+    return kept.str.pad_start(length, rule.mask_char).alias(name)
+
+
+def _hmac_pads(key: bytes) -> tuple[str, str]:
+    """RFC 2104 inner and outer pads, as hex for SQL parameters (the key never enters the SQL text)."""
+    if len(key) > HMAC_BLOCK_BYTES:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(HMAC_BLOCK_BYTES, b"\0")
+    return bytes(b ^ 0x36 for b in key).hex(), bytes(b ^ 0x5C for b in key).hex()
+
+
+def hmac_sha256_hex(frame: pl.DataFrame, columns: dict[str, bytes]) -> pl.DataFrame:
+    """HMAC-SHA256 hex of each column named in `columns` with its key, by DuckDB; same height and order."""
+    schema = frame.schema
+    data = frame.select(
+        pl.int_range(pl.len(), dtype=pl.Int64).alias(_ROW),
+        *[_as_text(name, schema[name]).cast(pl.Binary).alias(f"c{i}") for i, name in enumerate(columns)],
+    )
+    selects: list[str] = []
+    params: list[str] = []
+    for i, key in enumerate(columns.values()):
+        ipad, opad = _hmac_pads(key)
+        params.extend([ipad, opad])
+        inner = f"unhex(sha256(unhex(${2 * i + 1})::BLOB || c{i}))"
+        selects.append(f"sha256(unhex(${2 * i + 2})::BLOB || {inner}) AS c{i}")
+    con = duckdb.connect(":memory:", config={"enable_external_access": False})
+    try:
+        con.register("masked_input", data.to_arrow())
+        sql = f"SELECT {', '.join(selects)} FROM masked_input ORDER BY {_ROW}"  # noqa: S608 - names are ours
+        result = con.execute(sql, params).pl()
+    finally:
+        con.close()
+    return result.rename({f"c{i}": name for i, name in enumerate(columns)}).cast(
+        dict.fromkeys(columns, pl.String)
+    )
+
+
+def mask(frame: pl.DataFrame, contract: Contract, keys: dict[str, bytes]) -> MaskResult:
+    """The frame with every masking rule applied; columns without a rule pass through unchanged."""
+    exprs: dict[str, pl.Expr] = {}
+    hashed: dict[str, bytes] = {}
+    applied: dict[str, str] = {}
+    key_ids: dict[str, str] = {}
+    dropped: list[str] = []
+    for prop in contract.columns:
+        rule = prop.masking
+        if rule is None or prop.name not in frame.columns:
+            continue
+        applied[prop.name] = rule.rule
+        if isinstance(rule, RedactRule):
+            exprs[prop.name] = redact_expr(prop.name, rule)
+        elif isinstance(rule, PartialRule):
+            exprs[prop.name] = partial_expr(prop.name, frame.schema[prop.name], rule)
+        elif isinstance(rule, HashRule):
+            if rule.key not in keys:
+                raise MissingKeyError(rule.key)
+            hashed[prop.name] = keys[rule.key]
+            key_ids[prop.name] = key_id(keys[rule.key])
+        elif isinstance(rule, DropRule):
+            dropped.append(prop.name)
+
+    out = frame.with_columns(list(exprs.values())) if exprs else frame
+    if hashed:
+        out = out.with_columns(hmac_sha256_hex(frame, hashed))
+    if dropped:
+        out = out.drop(dropped)
+    return MaskResult(out, applied, key_ids)

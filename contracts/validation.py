@@ -1,0 +1,225 @@
+"""Run a contract's expectations on a conformed frame with Great Expectations, and judge the results.
+
+GX's own ``success`` for a suite is false as soon as any expectation fails, warnings included, and
+its ``severity`` is metadata only; so each expectation's result is read on its own and the rule's
+severity decides whether it blocks. Results are asked for in SUMMARY form with no unexpected values,
+and exception texts are scrubbed before they are kept: a report holds counts, names and rule ids only.
+
+GX has no polars engine, so the frame goes to GX as pandas. Each call uses its own ephemeral context
+and uniquely named data source, so the flow's thread pool can validate several sources at once.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+import pyarrow as pa
+from pydantic import BaseModel, ConfigDict
+
+from contracts.expectations import all_rules, build_suite, gx_offline
+from contracts.model import Severity
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from contracts.model import Contract
+
+RESULT_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": 0}
+MAX_EXCEPTION_CHARS = 300
+# Values shorter than this are not scrubbed by content (they would match everywhere); digits and
+# quoted text are scrubbed regardless.
+MIN_SCRUBBED_VALUE_CHARS = 3
+
+# Creating a context touches GX's process-wide project manager: one thread at a time.
+_CONTEXT_LOCK = threading.Lock()
+
+_MISSING_COLUMN = re.compile(r'The column "(?P<name>[^"]*)" in BatchData does not exist')
+_METRIC_UNAVAILABLE = re.compile(r"^Metric MetricConfigurationID\(.*\) is not available")
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+_EMAIL_LIKE = re.compile(r"\S+@\S+")
+_NUMBER_LIKE = re.compile(r"(?<![A-Za-z_])[+-]?\d[\w:./,+-]*")
+# Words GX and pandas quote in their messages that are types or operations, never data.
+_SAFE_QUOTED = frozenset(
+    {
+        "str", "string", "object", "float", "float64", "int", "int64", "bool", "boolean", "datetime",
+        "date", "timestamp", "category", "large_string", "NoneType", "list", "dict", "decimal",
+        "mean", "median", "sum", "sub", "add", "mul", "truediv", "quantile", "std", "min", "max",
+    }
+)  # fmt: skip
+
+
+class ExpectationOutcome(BaseModel):
+    """What one rule found, in counts; never the values that failed it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    rule_id: str
+    expectation: str
+    column: str | None = None
+    severity: Severity
+    success: bool
+    element_count: int | None = None
+    unexpected_count: int | None = None
+    unexpected_percent: float | None = None
+    exception: str | None = None
+
+
+class ValidationReport(BaseModel):
+    """All outcomes of one validation; whether the line stops is decided here, rule by rule."""
+
+    model_config = ConfigDict(frozen=True)
+
+    row_count: int
+    outcomes: list[ExpectationOutcome]
+
+    @property
+    def blocking_failures(self) -> list[ExpectationOutcome]:
+        return [o for o in self.outcomes if not o.success and o.severity is Severity.ERROR]
+
+    @property
+    def warnings(self) -> list[ExpectationOutcome]:
+        return [o for o in self.outcomes if not o.success and o.severity is Severity.WARN]
+
+    @property
+    def passed(self) -> bool:
+        return not self.blocking_failures
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "passed": self.passed,
+            "row_count": self.row_count,
+            "blocking_failures": [o.rule_id for o in self.blocking_failures],
+            "warnings": [o.rule_id for o in self.warnings],
+            "outcomes": [o.model_dump(mode="json") for o in self.outcomes],
+        }
+
+
+def to_pandas(frame: pl.DataFrame) -> pd.DataFrame:
+    """pandas for GX; dates stay Arrow dates so they compare with the dates a rule is written with
+    (numpy would make them timestamps, and GX then fails every date bound with a TypeError)."""
+    import pandas as pd
+
+    return frame.to_pandas(types_mapper=lambda t: pd.ArrowDtype(t) if pa.types.is_date(t) else None)
+
+
+def _new_context() -> Any:
+    gx_offline()
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    with _CONTEXT_LOCK:
+        context = gx.get_context(mode="ephemeral")
+        context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    return context
+
+
+def _scrub_values(text: str, frame: pl.DataFrame) -> str:
+    """Replace any value of the frame's text-like columns that occurs verbatim in `text`."""
+    found: set[str] = set()
+    for name, dtype in frame.schema.items():
+        if not (dtype == pl.String or isinstance(dtype, pl.Categorical | pl.Enum)):
+            continue
+        col = pl.col(name).cast(pl.String)
+        hits = frame.select(
+            col.filter(
+                (col.str.len_chars() >= MIN_SCRUBBED_VALUE_CHARS)
+                & pl.lit(text).str.contains(col, literal=True)
+            )
+            .unique()
+            .head(100)
+        )
+        found.update(hits.to_series().to_list())
+    for value in sorted(found, key=len, reverse=True):
+        text = text.replace(value, "…")
+    return text
+
+
+def safe_exception(message: str, frame: pl.DataFrame, names: set[str]) -> str:
+    """An exception text fit for reports: column names kept, anything that may be a value removed."""
+    text = " ".join(message.strip().splitlines()[:1]).strip()
+    text = text.removeprefix("Error: ")
+    missing = _MISSING_COLUMN.search(text)
+    if missing:
+        name = missing.group("name")
+        return (
+            f"column '{name}' is not in the data"
+            if name in names
+            else "a column the rule names is not in the data"
+        )
+    if _METRIC_UNAVAILABLE.search(text):
+        return "a metric the expectation needs could not be computed"
+    text = _scrub_values(text, frame)
+
+    def quoted(match: re.Match[str]) -> str:
+        inner = match.group(0)[1:-1]
+        return match.group(0) if inner in names or inner in _SAFE_QUOTED else "'…'"
+
+    text = _QUOTED.sub(quoted, text)
+    text = _EMAIL_LIKE.sub("…", text)
+    text = _NUMBER_LIKE.sub("#", text)
+    return text[:MAX_EXCEPTION_CHARS]
+
+
+def _exception_messages(info: Any) -> list[str]:
+    """GX reports an exception either flat or keyed by metric; collect the messages of both shapes."""
+    if not isinstance(info, dict):
+        return []
+    if "raised_exception" in info:
+        return [str(info.get("exception_message") or "exception")] if info.get("raised_exception") else []
+    messages: list[str] = []
+    for value in info.values():
+        messages.extend(_exception_messages(value))
+    return messages
+
+
+def _number(value: Any, kind: type[int] | type[float]) -> Any:
+    return None if value is None else kind(value)
+
+
+def validate(frame: pl.DataFrame, contract: Contract) -> ValidationReport:
+    """Run every rule of the contract (implicit and explicit) on the frame."""
+    rules = all_rules(contract)
+    if not rules:
+        return ValidationReport(row_count=frame.height, outcomes=[])
+    suite = build_suite(contract)
+    context = _new_context()
+    name = f"lockgate-{contract.id}-{uuid.uuid4().hex}"
+    batch_definition = (
+        context.data_sources.add_pandas(name)
+        .add_dataframe_asset(name)
+        .add_batch_definition_whole_dataframe(name)
+    )
+    batch = batch_definition.get_batch(batch_parameters={"dataframe": to_pandas(frame)})
+    result = batch.validate(suite, result_format=RESULT_FORMAT)
+
+    by_rule = {r.expectation_config.meta.get("rule_id"): r for r in result.results}
+    names = {prop.name for prop in contract.columns} | set(frame.columns)
+    outcomes: list[ExpectationOutcome] = []
+    for rule in rules:
+        found = by_rule.get(rule.rule_id)
+        if found is None:  # GX returned no result: never count that as a pass
+            outcome = {"success": False, "exception": "Great Expectations returned no result for this rule"}
+        else:
+            numbers = found.result or {}
+            messages = [safe_exception(m, frame, names) for m in _exception_messages(found.exception_info)]
+            outcome = {
+                "success": bool(found.success) and not messages,
+                "element_count": _number(numbers.get("element_count"), int),
+                "unexpected_count": _number(numbers.get("unexpected_count"), int),
+                "unexpected_percent": _number(numbers.get("unexpected_percent"), float),
+                "exception": "; ".join(dict.fromkeys(messages)) or None,
+            }
+        outcomes.append(
+            ExpectationOutcome(
+                rule_id=rule.rule_id,
+                expectation=rule.expectation,
+                column=rule.column,
+                severity=rule.severity,
+                **outcome,
+            )
+        )
+    return ValidationReport(row_count=frame.height, outcomes=outcomes)

@@ -1,0 +1,97 @@
+"""The object-store contract both backends honour, its errors, and the key rules they share.
+
+Keys are checked the same way on both backends, so a key that works on a laptop's local lake
+works unchanged on S3 (and the other way round).
+"""
+
+from __future__ import annotations
+
+from typing import IO, TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+# Temporary files of the local backend start with this; no key segment may, so they never list as objects.
+TEMP_MARKER = ".lockgate-tmp-"
+
+
+class StorageError(Exception):
+    """Anything the lake could not do; messages name keys and objects, never data values."""
+
+
+class ObjectNotFound(StorageError):  # noqa: N818 - reads better at call sites than ...Error
+    """The key holds no object."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        super().__init__(f"no object at key {key!r}")
+
+    def __reduce__(self) -> tuple[type[ObjectNotFound], tuple[str]]:
+        return (ObjectNotFound, (self.key,))
+
+
+class InvalidKey(StorageError, ValueError):  # noqa: N818
+    """A key that could escape the lake root or would not mean the same on every backend."""
+
+
+def check_key(key: str) -> str:
+    """Refuse absolute keys, ``..``/empty segments and backslashes: a key must stay inside the lake."""
+    if not key or key.startswith("/") or key.endswith("/"):
+        raise InvalidKey(f"invalid key {key!r}: keys are relative and name an object, not a folder")
+    for part in key.split("/"):
+        if part in {"", ".", ".."} or "\\" in part or "\x00" in part or part.startswith(TEMP_MARKER):
+            raise InvalidKey(f"invalid key {key!r}: segment {part!r} is not allowed")
+    return key
+
+
+def check_prefix(prefix: str) -> str:
+    """A listing prefix: empty, a folder (ending in ``/``) or the start of a key, with the same rules."""
+    if prefix:
+        check_key(prefix.removesuffix("/"))
+    return prefix
+
+
+class ObjectStore(Protocol):
+    """A flat key → bytes store with ``/``-separated keys; the lake layers are built only on this."""
+
+    def put_file(self, key: str, path: Path, *, tags: dict[str, str] | None = None) -> None:
+        """Store a local file under key, replacing any object there; readers see old or new, never half."""
+        ...
+
+    def put_bytes(self, key: str, data: bytes, *, tags: dict[str, str] | None = None) -> None:
+        """Store bytes under key, replacing any object there (atomically, as put_file)."""
+        ...
+
+    def put_bytes_if_absent(self, key: str, data: bytes, *, tags: dict[str, str] | None = None) -> bool:
+        """Store bytes only if the key is free; False when an object was already there (left untouched)."""
+        ...
+
+    def get_bytes(self, key: str) -> bytes:
+        """The object's bytes; ObjectNotFound when missing."""
+        ...
+
+    def download(self, key: str, path: Path) -> None:
+        """Copy the object to a local file (parents created); ObjectNotFound when missing."""
+        ...
+
+    def exists(self, key: str) -> bool: ...
+
+    def list(self, prefix: str) -> list[str]:
+        """Keys starting with prefix, sorted."""
+        ...
+
+    def uri(self, key: str) -> str:
+        """Where other tools (polars, DuckDB) find the object: an absolute path or ``s3://bucket/key``."""
+        ...
+
+    def open_read(self, key: str) -> IO[bytes]:
+        """A binary stream of the object, for hashing or parsing without loading it whole."""
+        ...
+
+    def delete(self, key: str) -> None:
+        """Remove an object if present; for tests and temp-object cleanup only (the lake is append-only)."""
+        ...
+
+    def tags(self, key: str) -> dict[str, str]:
+        """The object's tags (an S3 feature; the local backend keeps none and returns {})."""
+        ...

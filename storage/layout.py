@@ -1,0 +1,100 @@
+"""Every key the lake uses, in one place, so that writers and readers can never disagree on a path."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from datetime import date
+
+WAREHOUSE_ENV = "LOCKGATE_WAREHOUSE"
+WAREHOUSE_FILE = "warehouse.duckdb"
+MANIFEST_FILE = "_manifest.json"
+DATA_FILE = "data.parquet"
+VERSION_FILE = "_version.json"
+CURRENT_FILE = "_current.json"
+
+_VERSION_DIR = re.compile(r"^v(\d{6})$")
+
+
+def is_s3(location: str) -> bool:
+    """True for ``s3://`` locations; everything else is a local path."""
+    return location.startswith("s3://")
+
+
+def _segment(value: str, what: str) -> str:
+    """One path segment: a name that cannot escape or split its directory."""
+    if not value or value in {".", ".."} or "/" in value or "\\" in value or "\x00" in value:
+        raise ValueError(f"invalid {what} for a lake key: {value!r}")
+    return value
+
+
+def raw_prefix(source: str, day: date, run_id: str) -> str:
+    """Raw objects are grouped by source, landing day and run: one run's landing never mixes with another."""
+    return f"raw/{_segment(source, 'source')}/{day.isoformat()}/{_segment(run_id, 'run id')}/"
+
+
+def raw_key(source: str, day: date, run_id: str, filename: str) -> str:
+    return raw_prefix(source, day, run_id) + _segment(filename, "file name")
+
+
+def manifest_key(source: str, day: date, run_id: str) -> str:
+    return raw_prefix(source, day, run_id) + MANIFEST_FILE
+
+
+def source_raw_prefix(source: str) -> str:
+    """All landings of one source, across days and runs."""
+    return f"raw/{_segment(source, 'source')}/"
+
+
+def curated_prefix(source: str) -> str:
+    return f"curated/{_segment(source, 'source')}/"
+
+
+def curated_version_prefix(source: str, version: int) -> str:
+    """Zero-padded so that listing order is version order."""
+    if not 1 <= version <= 999_999:
+        raise ValueError(f"curated version out of range for {source!r}: {version}")
+    return f"{curated_prefix(source)}v{version:06d}/"
+
+
+def curated_data_key(source: str, version: int) -> str:
+    return curated_version_prefix(source, version) + DATA_FILE
+
+
+def curated_meta_key(source: str, version: int) -> str:
+    return curated_version_prefix(source, version) + VERSION_FILE
+
+
+def current_pointer_key(source: str) -> str:
+    return curated_prefix(source) + CURRENT_FILE
+
+
+def version_of(source: str, key: str) -> int | None:
+    """The version number a curated key belongs to, or None for keys outside a version directory."""
+    rest = key.removeprefix(curated_prefix(source))
+    if rest == key or "/" not in rest:
+        return None
+    match = _VERSION_DIR.match(rest.split("/", 1)[0])
+    return int(match.group(1)) if match else None
+
+
+def warehouse_path(lake: str) -> Path:
+    """Where the DuckDB warehouse of a lake lives.
+
+    A local lake keeps it beside its data (``<lake>/warehouse.duckdb``), so a lake directory is
+    self-contained. An S3 lake has no local directory, and DuckDB needs a local file: it goes to
+    ``$LOCKGATE_WAREHOUSE`` when set, otherwise ``./.lockgate/<bucket>[-<prefix>].duckdb`` (one file per
+    lake, so two lakes never overwrite each other's views). The warehouse only holds views, so losing it
+    costs a re-register, never data.
+    """
+    if not is_s3(lake):
+        return Path(lake) / WAREHOUSE_FILE
+    configured = os.environ.get(WAREHOUSE_ENV)
+    if configured:
+        return Path(configured)
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", lake.removeprefix("s3://").strip("/"))
+    return Path.cwd() / ".lockgate" / f"{slug}.duckdb"

@@ -1,0 +1,173 @@
+"""The lake on any S3-compatible service (AWS S3, MinIO, in-country clouds, moto in tests).
+
+Configuration is boto3's own (``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``,
+``AWS_REGION``, ``AWS_PROFILE``, config files, instance roles), so nothing S3-specific lives in Lockgate's
+settings. Each store builds its client from a fresh boto3 Session: the default session is not safe to
+use from several threads at once, and the flow opens stores from a thread pool.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+from urllib.parse import quote, urlencode
+
+import boto3.session
+from boto3.exceptions import S3UploadFailedError
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from storage.base import ObjectNotFound, StorageError, check_key, check_prefix
+
+if TYPE_CHECKING:
+    from botocore.client import BaseClient
+    from botocore.response import StreamingBody
+
+_MISSING = {"NoSuchKey", "NotFound", "404"}
+_PRECONDITION = {"PreconditionFailed", "412"}
+
+
+def make_s3_client() -> BaseClient:
+    """An S3 client from the standard AWS configuration, with the 'standard' retry mode (backoff, 3 tries)."""
+    return boto3.session.Session().client("s3", config=Config(retries={"mode": "standard"}))
+
+
+def _code(exc: ClientError) -> str:
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return str(exc.response.get("Error", {}).get("Code") or status)
+
+
+def _tagging(tags: dict[str, str] | None) -> dict[str, str]:
+    return {"Tagging": urlencode(tags, quote_via=quote)} if tags else {}
+
+
+class _BodyReader(io.RawIOBase):
+    """Turns botocore's StreamingBody into a real binary stream (buffered, with readinto)."""
+
+    def __init__(self, body: StreamingBody) -> None:
+        self._body = body
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        chunk = self._body.read(len(buffer))
+        buffer[: len(chunk)] = chunk
+        return len(chunk)
+
+    def close(self) -> None:
+        self._body.close()
+        super().close()
+
+
+class S3Store:
+    """An ObjectStore in one bucket, under an optional key prefix (several lakes can share a bucket)."""
+
+    def __init__(self, bucket: str, prefix: str = "", client: BaseClient | None = None) -> None:
+        self.bucket = bucket
+        self.prefix = check_prefix(prefix.strip("/"))
+        self.client = client if client is not None else make_s3_client()
+
+    def __repr__(self) -> str:
+        return f"S3Store('s3://{self.bucket}/{self.prefix}')"
+
+    def _full(self, key: str) -> str:
+        check_key(key)
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def _fail(self, action: str, key: str, exc: Exception) -> StorageError:
+        """Map a boto error to ours; S3 error texts name codes and keys, never object content."""
+        if isinstance(exc, S3UploadFailedError) and isinstance(exc.__cause__ or exc.__context__, ClientError):
+            exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+        if isinstance(exc, ClientError) and _code(exc) in _MISSING:
+            return ObjectNotFound(key)
+        detail = _code(exc) if isinstance(exc, ClientError) else type(exc).__name__
+        return StorageError(f"could not {action} {key!r} in s3://{self.bucket}: {detail}")
+
+    def put_file(self, key: str, path: Path, *, tags: dict[str, str] | None = None) -> None:
+        """upload_file switches to multipart for big files; S3 makes the object visible only when complete."""
+        try:
+            self.client.upload_file(str(path), self.bucket, self._full(key), ExtraArgs=_tagging(tags) or None)
+        except (ClientError, BotoCoreError, S3UploadFailedError) as exc:
+            raise self._fail("store", key, exc) from exc
+        except OSError as exc:
+            raise StorageError(f"could not store {key!r} from {path}: {exc.strerror or exc}") from exc
+
+    def put_bytes(self, key: str, data: bytes, *, tags: dict[str, str] | None = None) -> None:
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=self._full(key), Body=data, **_tagging(tags))
+        except (ClientError, BotoCoreError) as exc:
+            raise self._fail("store", key, exc) from exc
+
+    def put_bytes_if_absent(self, key: str, data: bytes, *, tags: dict[str, str] | None = None) -> bool:
+        """S3 conditional write (If-None-Match: *): the service, not us, decides who was first."""
+        try:
+            self.client.put_object(
+                Bucket=self.bucket, Key=self._full(key), Body=data, IfNoneMatch="*", **_tagging(tags)
+            )
+        except ClientError as exc:
+            if _code(exc) in _PRECONDITION:
+                return False
+            raise self._fail("store", key, exc) from exc
+        except BotoCoreError as exc:
+            raise self._fail("store", key, exc) from exc
+        return True
+
+    def get_bytes(self, key: str) -> bytes:
+        with self.open_read(key) as f:
+            return f.read()
+
+    def download(self, key: str, path: Path) -> None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.client.download_file(self.bucket, self._full(key), str(path))
+        except (ClientError, BotoCoreError) as exc:
+            raise self._fail("download", key, exc) from exc
+
+    def exists(self, key: str) -> bool:
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=self._full(key))
+        except ClientError as exc:
+            if _code(exc) in _MISSING:
+                return False
+            raise self._fail("check", key, exc) from exc
+        except BotoCoreError as exc:
+            raise self._fail("check", key, exc) from exc
+        return True
+
+    def list(self, prefix: str) -> list[str]:
+        check_prefix(prefix)
+        strip = f"{self.prefix}/" if self.prefix else ""
+        keys: list[str] = []
+        try:
+            paginator = self.client.get_paginator("list_objects_v2")
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=strip + prefix):
+                keys.extend(item["Key"].removeprefix(strip) for item in page.get("Contents", []))
+        except (ClientError, BotoCoreError) as exc:
+            raise self._fail("list", prefix, exc) from exc
+        return sorted(keys)
+
+    def uri(self, key: str) -> str:
+        return f"s3://{self.bucket}/{self._full(key)}"
+
+    def open_read(self, key: str) -> IO[bytes]:
+        try:
+            body = self.client.get_object(Bucket=self.bucket, Key=self._full(key))["Body"]
+        except (ClientError, BotoCoreError) as exc:
+            raise self._fail("read", key, exc) from exc
+        return io.BufferedReader(_BodyReader(body), buffer_size=1024 * 1024)
+
+    def delete(self, key: str) -> None:
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=self._full(key))
+        except (ClientError, BotoCoreError) as exc:
+            raise self._fail("delete", key, exc) from exc
+
+    def tags(self, key: str) -> dict[str, str]:
+        try:
+            tag_set = self.client.get_object_tagging(Bucket=self.bucket, Key=self._full(key))["TagSet"]
+        except (ClientError, BotoCoreError) as exc:
+            raise self._fail("read tags of", key, exc) from exc
+        return {tag["Key"]: tag["Value"] for tag in tag_set}

@@ -1,0 +1,143 @@
+"""The DuckDB warehouse: one view per dataset over its current curated Parquet object.
+
+The file holds views only, never copies of data, so it is cheap to rebuild and cannot drift from the
+lake. Views over ``s3://`` objects go through DuckDB's httpfs extension, loaded from the
+``duckdb-extension-httpfs`` wheel (DuckDB-signed, so signature checks stay on) because extensions cannot
+be downloaded at run time here. S3 credentials are never stored in the file: every connection that
+needs them creates a temporary DuckDB secret from the same AWS configuration boto3 uses.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+import boto3.session
+import duckdb
+import duckdb_extension_httpfs
+
+from storage.base import StorageError
+from storage.layout import is_s3
+
+if TYPE_CHECKING:
+    import polars as pl
+
+_VIEW_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+_CONFIG = {"autoinstall_known_extensions": False}  # offline: fail clearly instead of trying to download
+
+
+def _quote_ident(name: str) -> str:
+    if not _VIEW_NAME.match(name):
+        raise StorageError(f"invalid view name {name!r}: use letters, digits and underscores")
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _quote_literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _httpfs_path() -> Path:
+    """The httpfs binary shipped in the pip package matching the installed DuckDB."""
+    package = Path(duckdb_extension_httpfs.__file__).parent
+    wanted = package / "extensions" / f"v{duckdb.__version__}" / "httpfs.duckdb_extension"
+    if wanted.is_file():
+        return wanted
+    found = sorted(package.rglob("httpfs.duckdb_extension"))
+    if not found:
+        raise StorageError(f"no httpfs.duckdb_extension in {package}; install duckdb-extension-httpfs")
+    return found[0]
+
+
+def _load_httpfs(con: duckdb.DuckDBPyConnection) -> None:
+    """LOAD straight from the wheel's file: nothing is written to ~/.duckdb, nothing is downloaded."""
+    con.execute(f"LOAD {_quote_literal(str(_httpfs_path()))}")
+
+
+def _s3_secret(con: duckdb.DuckDBPyConnection) -> None:
+    """A temporary DuckDB S3 secret from boto3's resolution (env, profiles, roles), so both agree.
+
+    A custom endpoint (MinIO, moto, in-country clouds) is addressed path-style with SSL following the
+    URL scheme; on AWS itself DuckDB's defaults (virtual-hosted, HTTPS) apply.
+    """
+    session = boto3.session.Session()
+    credentials = session.get_credentials()
+    if credentials is None:
+        raise StorageError("no AWS credentials found for the warehouse's s3:// views")
+    frozen = credentials.get_frozen_credentials()
+    region = session.region_name or "us-east-1"
+    options = {"KEY_ID": frozen.access_key, "SECRET": frozen.secret_key, "REGION": region}
+    if frozen.token:
+        options["SESSION_TOKEN"] = frozen.token
+    endpoint = urlsplit(session.client("s3", region_name=region).meta.endpoint_url)
+    settings = ""
+    if endpoint.hostname and not endpoint.hostname.endswith(".amazonaws.com"):
+        options["ENDPOINT"] = endpoint.netloc
+        options["URL_STYLE"] = "path"
+        settings = f", USE_SSL {'true' if endpoint.scheme == 'https' else 'false'}"
+    fields = ", ".join(f"{name} {_quote_literal(value)}" for name, value in options.items())
+    con.execute(f"CREATE OR REPLACE TEMPORARY SECRET lockgate_s3 (TYPE s3, {fields}{settings})")
+
+
+def _enable_s3(con: duckdb.DuckDBPyConnection) -> None:
+    _load_httpfs(con)
+    _s3_secret(con)
+
+
+def _has_s3_views(con: duckdb.DuckDBPyConnection) -> bool:
+    row = con.execute(
+        "SELECT count(*) FROM duckdb_views() WHERE NOT internal AND sql LIKE '%''s3://%'"
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def connect(path: Path, *, read_only: bool = True) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse; when its views read S3, load httpfs and the S3 secret for this session."""
+    if read_only and not Path(path).is_file():
+        raise StorageError(f"no warehouse at {path}; run the ingest flow first")
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        con = duckdb.connect(str(path), read_only=read_only, config=_CONFIG)
+    except duckdb.Error as exc:
+        raise StorageError(f"could not open warehouse {path}: {exc}") from exc
+    try:
+        if _has_s3_views(con):
+            _enable_s3(con)
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def register_views(path: Path, views: dict[str, str]) -> None:
+    """Create or replace one view per dataset name → Parquet URI; views not named here are kept.
+
+    The connection is opened, written and closed at once, so the file is locked only for that moment.
+    """
+    # DuckDB takes no parameters in DDL: the name is checked against a strict pattern, the URI quoted.
+    statements = [
+        f"CREATE OR REPLACE VIEW {_quote_ident(name)} AS SELECT * FROM read_parquet({_quote_literal(uri)})"  # noqa: S608
+        for name, uri in sorted(views.items())
+    ]
+    con = connect(path, read_only=False)
+    try:
+        if any(is_s3(uri) for uri in views.values()) and not _has_s3_views(con):
+            _enable_s3(con)
+        con.execute("BEGIN TRANSACTION")
+        for statement in statements:
+            con.execute(statement)
+        con.execute("COMMIT")
+    except duckdb.Error as exc:
+        raise StorageError(f"could not register views {', '.join(sorted(views))} in {path}: {exc}") from exc
+    finally:
+        con.close()
+
+
+def query(path: Path, sql: str) -> pl.DataFrame:
+    """Run one SQL statement on a read-only connection and return the result as a polars frame."""
+    con = connect(path, read_only=True)
+    try:
+        return con.execute(sql).pl()
+    finally:
+        con.close()

@@ -1,0 +1,198 @@
+"""The ingest flow end to end on the example catalog, under a real Prefect API.
+
+Nothing here is mocked: files are read by polars, rules run in Great Expectations, curated data is
+written as Parquet and queried through DuckDB, and the flow runs in Prefect.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import hmac
+import json
+from typing import TYPE_CHECKING
+
+import polars as pl
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+from typer.testing import CliRunner
+
+from flows.cli import app
+from flows.pipeline import RunFailed, ingest
+from flows.results import RunResult, SourceStatus
+from storage import layout
+from storage.curated import current_version, list_versions
+from storage.store import open_store
+from storage.warehouse import query
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+pytestmark = pytest.mark.usefixtures("prefect_api")
+
+
+def _customers(catalog: Path) -> list[dict[str, str]]:
+    with (catalog / "data" / "customers.csv").open(encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _rewrite_customers(catalog: Path, change: dict[int, dict[str, str]]) -> None:
+    rows = _customers(catalog)
+    for index, values in change.items():
+        rows[index].update(values)
+    with (catalog / "data" / "customers.csv").open("w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _artifact_markdown(key: str) -> str:
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])))
+    assert artifacts, f"no artifact {key}"
+    return str(artifacts[0].data)
+
+
+def test_example_catalog_end_to_end(catalog: Path, tmp_path: Path, hash_key: bytes) -> None:
+    lake = tmp_path / "lake"
+    run: RunResult = ingest(catalog=str(catalog), lake=str(lake))
+
+    statuses = {r.source: r.status for r in run.sources}
+    assert statuses == {name: SourceStatus.PUBLISHED for name in ("customers", "stores", "support_tickets")}
+    customers = next(r for r in run.sources if r.source == "customers")
+    source_rows = _customers(catalog)
+    assert customers.rows_in == customers.rows_out == len(source_rows)
+    assert customers.curated_version == 1
+    assert customers.warnings, "the example data carries a few malformed e-mails, reported as a warning"
+    assert not customers.failed_blocking
+
+    # Raw: the files byte for byte, with their checksums in the manifest.
+    store = open_store(str(lake))
+    [raw_key] = customers.raw_keys
+    original = (catalog / "data" / "customers.csv").read_bytes()
+    assert store.get_bytes(raw_key) == original
+    manifest_key = raw_key.rsplit("/", 1)[0] + "/_manifest.json"
+    manifest = json.loads(store.get_bytes(manifest_key))
+    assert manifest["files"][0]["sha256"] == hashlib.sha256(original).hexdigest()
+    assert manifest["rows"] == len(source_rows)
+    assert manifest["passport"]["owner"]
+
+    # Curated: masked by the contract's rules.
+    version = current_version(store, "customers")
+    assert version is not None
+    curated = pl.read_parquet(store.uri(version.data_key))
+    first = source_rows[0]
+    row = curated.filter(pl.col("customer_id") == int(first["customer_id"])).row(0, named=True)
+    assert row["email"] == hmac.new(hash_key, first["email"].encode(), hashlib.sha256).hexdigest()
+    digits_kept = first["card_number"][-4:]
+    assert row["card_number"].endswith(digits_kept)
+    assert set(row["card_number"][:-4]) == {"*"}
+    assert version.masked_columns["email"] == "hash"
+
+    # No declared PII value in clear anywhere in the curated layer or the warehouse.
+    pii_columns = ["full_name", "email", "phone", "snils", "inn", "passport_number", "card_number"]
+    planted = {r[c] for r in source_rows for c in pii_columns if len(r[c]) >= 6}
+    curated_text = "\n".join(
+        str(v) for column in curated.columns for v in curated.get_column(column).cast(pl.String).to_list()
+    )
+    assert not [value for value in planted if value in curated_text]
+
+    warehouse = query(
+        layout.warehouse_path(str(lake)), "SELECT count(*) AS n, count(DISTINCT email) AS e FROM customers"
+    )
+    assert warehouse.row(0) == (len(source_rows), len({r["email"] for r in source_rows}))
+    assert query(layout.warehouse_path(str(lake)), "SELECT count(*) FROM support_tickets").item() > 0
+
+    # The Prefect artifact reports counts, not values.
+    markdown = _artifact_markdown("lockgate-customers")
+    assert "customers" in markdown
+    assert str(len(source_rows)) in markdown
+    assert not [value for value in planted if value in markdown]
+
+    # Same input, same contract: nothing new is published.
+    again = ingest(catalog=str(catalog), lake=str(lake))
+    assert {r.status for r in again.sources} == {SourceStatus.UNCHANGED}
+    assert [v.version for v in list_versions(store, "customers")] == [1]
+
+
+def test_stop_line_keeps_curated_untouched_and_raw_landed(
+    catalog: Path, tmp_path: Path, hash_key: bytes
+) -> None:
+    lake = tmp_path / "lake"
+    ingest(catalog=str(catalog), lake=str(lake))
+    store = open_store(str(lake))
+    before = current_version(store, "customers")
+    assert before is not None
+    before_bytes = store.get_bytes(before.data_key)
+
+    _rewrite_customers(catalog, {3: {"lifetime_value": "-5"}, 10: {"lifetime_value": "-1.5"}})
+    with pytest.raises(RunFailed) as info:
+        ingest(catalog=str(catalog), lake=str(lake))
+
+    run = info.value.run
+    customers = next(r for r in run.sources if r.source == "customers")
+    assert customers.status is SourceStatus.STOPPED
+    [failed] = customers.failed_blocking
+    assert failed.column == "lifetime_value"
+    assert failed.unexpected_count == 2
+    assert {r.status for r in run.sources if r.source != "customers"} == {SourceStatus.UNCHANGED}
+
+    after = current_version(store, "customers")
+    assert after == before
+    assert store.get_bytes(before.data_key) == before_bytes
+    assert [v.version for v in list_versions(store, "customers")] == [1]
+    # What was received is kept: the rejected file is in the raw layer with its manifest.
+    [raw_key] = customers.raw_keys
+    assert store.get_bytes(raw_key) == (catalog / "data" / "customers.csv").read_bytes()
+    assert run.run_id in raw_key
+
+
+def test_values_that_do_not_fit_the_type_stop_the_source_naming_rows(
+    catalog: Path, tmp_path: Path, hash_key: bytes
+) -> None:
+    _rewrite_customers(catalog, {4: {"signup_date": "31/12/2023"}})
+    with pytest.raises(RunFailed) as info:
+        ingest(catalog=str(catalog), lake=str(tmp_path / "lake"), sources=["customers"])
+    [customers] = info.value.run.sources
+    assert customers.status is SourceStatus.STOPPED
+    # The report names the column and the row, never the value.
+    assert customers.schema_issues == ["column signup_date: 1 value(s) are not valid date (data row 5)"]
+    assert current_version(open_store(str(tmp_path / "lake")), "customers") is None
+
+
+def test_missing_masking_key_fails_before_any_data_moves(
+    catalog: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("LOCKGATE_HASH_KEY", raising=False)
+    monkeypatch.delenv("LOCKGATE_KEY_DEFAULT", raising=False)
+    lake = tmp_path / "lake"
+    state = ingest(catalog=str(catalog), lake=str(lake), return_state=True)
+    assert state.is_failed()
+    error = state.result(raise_on_failure=False)
+    assert "LOCKGATE_KEY_DEFAULT" in str(error) or "LOCKGATE_HASH_KEY" in str(error)
+    assert not (lake / "raw").exists()
+
+
+def test_cli_run_prints_summary_and_exit_code(catalog: Path, tmp_path: Path, hash_key: bytes) -> None:
+    lake = tmp_path / "lake"
+    ok = CliRunner().invoke(
+        app,
+        ["run", "--catalog", str(catalog), "--lake", str(lake), "--source", "stores"],
+        env={"COLUMNS": "200"},
+    )
+    assert ok.exit_code == 0, ok.output
+    assert "stores" in ok.output
+    assert "published" in ok.output
+
+    _rewrite_customers(catalog, {0: {"lifetime_value": "-1"}})
+    stopped = CliRunner().invoke(
+        app, ["run", "--catalog", str(catalog), "--lake", str(lake), "--source", "customers"]
+    )
+    assert stopped.exit_code == 1, stopped.output
+    assert "stop-line" in stopped.output
+    assert "curated layer untouched" in stopped.output
+
+    sql = CliRunner().invoke(app, ["sql", "--lake", str(lake), "SELECT count(*) AS n FROM stores"])
+    assert sql.exit_code == 0, sql.output
+    assert "n" in sql.output
