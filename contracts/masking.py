@@ -8,6 +8,15 @@
   data as ``sha256(opad || sha256(ipad || value))`` (RFC 2104); values are hashed as their UTF-8 bytes,
   non-text columns as their text form. The same key gives the same pseudonym, so joins still work.
 - ``drop``: the column is removed.
+- ``encrypt``: AES-256-GCM with a random nonce per value, ``v1:`` + base64url; reversible with the key
+  (`contracts.encryption.decrypt_column`). The one operator that runs Python per value — AES has no
+  columnar kernel here; see `contracts.encryption`.
+- ``generalize``: dates and timestamps to the first day of their month or year (a date); numbers to a
+  range label such as ``[100, 500)``, from explicit ``buckets`` edges (polars ``cut``) or equal
+  ``bucket_size`` widths (floor arithmetic). Vectorised.
+- ``redact_pii``: free text keeps its words, each piece of PII found in it becomes ``[EMAIL]``,
+  ``[PHONE]``, ``[NAME]``...; only rows the column-wise pre-filter marks reach Python
+  (`contracts.pii.redact`).
 
 Nulls stay null under every rule, and row order is kept.
 """
@@ -15,17 +24,27 @@ Nulls stay null under every rule, and row order is kept.
 from __future__ import annotations
 
 import hashlib
+import itertools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import duckdb
 import polars as pl
 
+from contracts.encryption import encrypt_series
 from contracts.keys import MissingKeyError, key_id
-from contracts.model import DropRule, HashRule, PartialRule, RedactRule
+from contracts.model import (
+    DropRule,
+    EncryptRule,
+    GeneralizeRule,
+    HashRule,
+    PartialRule,
+    RedactPiiRule,
+    RedactRule,
+)
 
 if TYPE_CHECKING:
-    from contracts.model import Contract
+    from contracts.model import Contract, PiiKind
 
 HMAC_BLOCK_BYTES = 64
 _ROW = "__lockgate_row"
@@ -35,12 +54,12 @@ _ROW = "__lockgate_row"
 class MaskResult:
     frame: pl.DataFrame
     applied: dict[str, str] = field(default_factory=dict)  # column → rule name
-    key_ids: dict[str, str] = field(default_factory=dict)  # column → key fingerprint (hash rules)
+    key_ids: dict[str, str] = field(default_factory=dict)  # column → key fingerprint (hash, encrypt)
 
 
 def required_keys(contract: Contract) -> set[str]:
-    """Names of the keys the contract's hash rules need, so they can be resolved before data moves."""
-    return {prop.masking.key for prop in contract.columns if isinstance(prop.masking, HashRule)}
+    """Names of the keys the contract's hash and encrypt rules need, resolved before data moves."""
+    return {prop.masking.key for prop in contract.columns if isinstance(prop.masking, HashRule | EncryptRule)}
 
 
 def _as_text(name: str, dtype: pl.DataType) -> pl.Expr:
@@ -58,6 +77,57 @@ def partial_expr(name: str, dtype: pl.DataType, rule: PartialRule) -> pl.Expr:
     kept = pl.when(length > rule.keep_last).then(text.str.tail(rule.keep_last)).otherwise(pl.lit(""))
     # A null value has a null length, and padding to a null length stays null.
     return kept.str.pad_start(length, rule.mask_char).alias(name)
+
+
+def _edge_label(edge: float) -> str:
+    """``100`` for whole numbers (also 100.0), the shortest exact form otherwise (``0.5``)."""
+    return str(int(edge)) if float(edge).is_integer() else repr(float(edge))
+
+
+def _decimals(step: float) -> int:
+    """Decimal places of a bucket width, to round float noise off (0.1·3 is 0.30000000000000004)."""
+    text = repr(float(step))
+    return 0 if "e" in text or text.endswith(".0") else min(12, len(text.split(".")[1]))
+
+
+def generalize_expr(name: str, dtype: pl.DataType, rule: GeneralizeRule) -> pl.Expr:
+    """Dates to the first day of their period; numbers to a ``[low, high)`` label."""
+    col = pl.col(name)
+    if dtype == pl.Null:  # nothing but nulls: nothing to generalise
+        return col
+    if rule.to is not None:
+        if not dtype.is_temporal() or dtype == pl.Time or dtype == pl.Duration:
+            raise TypeError(
+                f"column '{name}': generalize to {rule.to} needs a date or timestamp column, "
+                f"not {dtype}; conform the frame to the contract first"
+            )
+        every = "1y" if rule.to == "year" else "1mo"
+        day = col if dtype == pl.Date else col.dt.date()
+        return day.dt.truncate(every).alias(name)
+    if not dtype.is_numeric():
+        raise TypeError(f"column '{name}': generalize buckets need a numeric column, not {dtype}")
+    if rule.buckets is not None:
+        edges = [float(e) for e in rule.buckets]
+        labels = [f"(-inf, {_edge_label(edges[0])})"]
+        labels += [f"[{_edge_label(a)}, {_edge_label(b)})" for a, b in itertools.pairwise(edges)]
+        labels.append(f"[{_edge_label(edges[-1])}, inf)")
+        finite = col.cast(pl.Float64).is_finite()
+        bucketed = col.cast(pl.Float64).cut(edges, labels=labels, left_closed=True).cast(pl.String)
+        return pl.when(finite).then(bucketed).otherwise(None).alias(name)
+    size = rule.bucket_size
+    assert size is not None  # the model guarantees exactly one target
+    if float(size).is_integer():
+        step = int(size)
+        whole = col.cast(pl.Int64) if dtype.is_integer() else (col.cast(pl.Float64) / step).floor() * step
+        low = (whole // step * step) if dtype.is_integer() else whole
+        low = low.cast(pl.Int64, strict=False)  # NaN and ±inf have no range: null
+        high = low + step
+    else:
+        places = _decimals(size)
+        low = ((col.cast(pl.Float64) / size).floor() * size).round(places)
+        low = pl.when(low.is_finite()).then(low).otherwise(None)
+        high = (low + size).round(places)
+    return pl.format("[{}, {})", low, high).alias(name)
 
 
 def _hmac_pads(key: bytes) -> tuple[str, str]:
@@ -98,6 +168,8 @@ def mask(frame: pl.DataFrame, contract: Contract, keys: dict[str, bytes]) -> Mas
     """The frame with every masking rule applied; columns without a rule pass through unchanged."""
     exprs: dict[str, pl.Expr] = {}
     hashed: dict[str, bytes] = {}
+    encrypted: dict[str, bytes] = {}
+    redacted: dict[str, list[PiiKind] | None] = {}
     applied: dict[str, str] = {}
     key_ids: dict[str, str] = {}
     dropped: list[str] = []
@@ -117,10 +189,25 @@ def mask(frame: pl.DataFrame, contract: Contract, keys: dict[str, bytes]) -> Mas
             key_ids[prop.name] = key_id(keys[rule.key])
         elif isinstance(rule, DropRule):
             dropped.append(prop.name)
+        elif isinstance(rule, GeneralizeRule):
+            exprs[prop.name] = generalize_expr(prop.name, frame.schema[prop.name], rule)
+        elif isinstance(rule, EncryptRule):
+            if rule.key not in keys:
+                raise MissingKeyError(rule.key)
+            encrypted[prop.name] = keys[rule.key]
+            key_ids[prop.name] = key_id(keys[rule.key])
+        elif isinstance(rule, RedactPiiRule):
+            redacted[prop.name] = rule.kinds
 
     out = frame.with_columns(list(exprs.values())) if exprs else frame
     if hashed:
         out = out.with_columns(hmac_sha256_hex(frame, hashed))
+    if encrypted:
+        out = out.with_columns([encrypt_series(frame.get_column(n), k) for n, k in encrypted.items()])
+    if redacted:
+        from contracts.pii.redact import redact_series  # loads phonenumbers and, on demand, natasha
+
+        out = out.with_columns([redact_series(frame.get_column(n), kinds) for n, kinds in redacted.items()])
     if dropped:
         out = out.drop(dropped)
     return MaskResult(out, applied, key_ids)

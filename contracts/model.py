@@ -10,6 +10,8 @@ and ``masking``.
 
 from __future__ import annotations
 
+import itertools
+import math
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -98,8 +100,84 @@ class DropRule(StrictModel):
     rule: Literal["drop"]
 
 
-MaskingRule = Annotated[RedactRule | PartialRule | HashRule | DropRule, Field(discriminator="rule")]
-_SHORTHAND_RULES = {"redact", "partial", "hash", "drop"}
+class EncryptRule(StrictModel):
+    """Reversible AES-256-GCM encryption, for data that some roles may re-identify with the key."""
+
+    rule: Literal["encrypt"]
+    key: str = Field(
+        "default",
+        pattern=r"^[a-z][a-z0-9_]{0,62}$",
+        description="Key name; the secret itself comes from the environment or a Prefect Secret block.",
+    )
+
+
+class GeneralizeRule(StrictModel):
+    """Coarsen instead of hiding: dates to their month or year, numbers to a range.
+
+    Exactly one of ``to`` (dates and timestamps), ``buckets`` (explicit edges) or ``bucket_size``
+    (equal-width ranges) is given; numbers become labels like ``[100, 500)``.
+    """
+
+    rule: Literal["generalize"]
+    to: Literal["year", "month"] | None = Field(
+        None, description="Dates: keep the first day of the year or month."
+    )
+    buckets: list[int | float] | None = Field(
+        None, min_length=1, description="Numbers: increasing range edges; below the first is (-inf, first)."
+    )
+    bucket_size: int | float | None = Field(None, gt=0, description="Numbers: width of equal ranges from 0.")
+
+    @model_validator(mode="after")
+    def _exactly_one_target(self) -> GeneralizeRule:
+        given = [name for name in ("to", "buckets", "bucket_size") if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError("generalize needs exactly one of 'to' (year|month), 'buckets' or 'bucket_size'")
+        edges = self.buckets or []
+        if any(not math.isfinite(e) for e in edges) or any(a >= b for a, b in itertools.pairwise(edges)):
+            raise ValueError("generalize buckets must be finite and strictly increasing")
+        if self.bucket_size is not None and not math.isfinite(self.bucket_size):
+            raise ValueError("generalize bucket_size must be finite")
+        return self
+
+
+DETECTABLE_PII: tuple[PiiKind, ...] = (
+    PiiKind.EMAIL,
+    PiiKind.PHONE,
+    PiiKind.CARD,
+    PiiKind.INN,
+    PiiKind.SNILS,
+    PiiKind.PASSPORT_RU,
+    PiiKind.IBAN,
+    PiiKind.IP,
+    PiiKind.PERSON_NAME,
+)
+
+
+class RedactPiiRule(StrictModel):
+    """Free text: replace each piece of PII found in it by a marker ([EMAIL], [PHONE], [NAME], ...)."""
+
+    rule: Literal["redact_pii"]
+    kinds: list[PiiKind] | None = Field(
+        None, min_length=1, description="Kinds to redact; all detectable kinds when omitted."
+    )
+
+    @field_validator("kinds")
+    @classmethod
+    def _detectable(cls, kinds: list[PiiKind] | None) -> list[PiiKind] | None:
+        if kinds is not None:
+            unknown = [k.value for k in kinds if k not in DETECTABLE_PII]
+            if unknown:
+                allowed = ", ".join(k.value for k in DETECTABLE_PII)
+                raise ValueError(f"redact_pii cannot find {', '.join(unknown)}; it finds: {allowed}")
+        return kinds
+
+
+MaskingRule = Annotated[
+    RedactRule | PartialRule | HashRule | DropRule | EncryptRule | GeneralizeRule | RedactPiiRule,
+    Field(discriminator="rule"),
+]
+_SHORTHAND_RULES = {"redact", "partial", "hash", "drop", "encrypt", "redact_pii"}
+_RULES_WITH_PARAMETERS = {"generalize": "{rule: generalize, to: year} or {rule: generalize, bucket_size: 10}"}
 
 
 def _allow_shorthand_in_schema(schema: dict[str, Any]) -> None:
@@ -130,6 +208,9 @@ class Property(StrictModel):
     def _expand_shorthand(cls, value: Any) -> Any:
         """Allow ``masking: hash`` as shorthand for ``masking: {rule: hash}``."""
         if isinstance(value, str):
+            if value in _RULES_WITH_PARAMETERS:
+                example = _RULES_WITH_PARAMETERS[value]
+                raise ValueError(f"masking rule '{value}' needs parameters: write {example}")
             if value not in _SHORTHAND_RULES:
                 raise ValueError(
                     f"unknown masking rule '{value}': use one of {', '.join(sorted(_SHORTHAND_RULES))}"
@@ -143,6 +224,21 @@ class Property(StrictModel):
             raise ValueError(
                 f"column '{self.name}' holds PII ({self.pii.value}) but declares no masking rule"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _rule_fits_type(self) -> Property:
+        """Generalising is defined per type (periods for dates, ranges for numbers); redact_pii needs text."""
+        rule = self.masking
+        if isinstance(rule, GeneralizeRule):
+            dates = self.logical_type in (LogicalType.DATE, LogicalType.TIMESTAMP)
+            numbers = self.logical_type in (LogicalType.INTEGER, LogicalType.NUMBER)
+            if rule.to is not None and not dates:
+                raise ValueError(f"column '{self.name}': generalize to {rule.to} needs a date or timestamp")
+            if rule.to is None and not numbers:
+                raise ValueError(f"column '{self.name}': generalize buckets need an integer or number column")
+        if isinstance(rule, RedactPiiRule) and self.logical_type != LogicalType.STRING:
+            raise ValueError(f"column '{self.name}': redact_pii works on string columns only")
         return self
 
 

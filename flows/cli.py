@@ -161,5 +161,63 @@ def sql(
     console.print(table)
 
 
+@app.command()
+def versions(
+    source: Annotated[str, typer.Argument(help="Dataset (source name).")], lake: LakeOpt = "lake"
+) -> None:
+    """List a dataset's curated versions and which one is current; then its history of pointer moves."""
+    from storage.curated import current_version, history, list_versions
+    from storage.store import open_store
+
+    store = open_store(lake)
+    found = list_versions(store, source)
+    if not found:
+        err.print(f"no curated versions of '{source}' in {lake}", markup=False)
+        raise typer.Exit(1)
+    current = current_version(store, source)
+    table = Table(title=f"{source}: curated versions", title_justify="left")
+    for column in ("", "version", "created (UTC)", "rows", "contract", "run", "input sha256"):
+        table.add_column(column)
+    for v in found:
+        table.add_row(
+            "→" if current is not None and v.version == current.version else "",
+            f"v{v.version}",
+            v.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+            str(v.rows),
+            f"{v.contract_id} {v.contract_version}",
+            v.run_id,
+            ", ".join(sha[:12] for sha in v.input_sha256),
+        )
+    console.print(table)
+    for change in history(store, source):
+        console.print(f"{change.at:%Y-%m-%d %H:%M:%S}  {change.describe()}", markup=False, highlight=False)
+
+
+@app.command()
+def rollback(
+    source: Annotated[str, typer.Argument(help="Dataset (source name).")],
+    to: Annotated[int, typer.Option("--to", help="Version to make current.", min=1)],
+    lake: LakeOpt = "lake",
+    reason: Annotated[str, typer.Option(help="Why; kept in the dataset's history.")] = "rollback",
+) -> None:
+    """Make an earlier (or later) version current again; versions themselves are never changed."""
+    from storage import layout
+    from storage.curated import UnknownVersion, current_version
+    from storage.curated import rollback as move_current
+    from storage.store import open_store
+    from storage.warehouse import register_views
+
+    store = open_store(lake)
+    before = current_version(store, source)
+    try:
+        after = move_current(store, source, to, reason=reason)
+    except UnknownVersion as exc:
+        err.print(str(exc), markup=False)
+        raise typer.Exit(1) from exc
+    register_views(layout.warehouse_path(lake), {source: store.uri(after.data_key)})
+    was = f"v{before.version}" if before is not None else "none"
+    console.print(f"{source}: current version {was} → v{after.version}; warehouse view updated")
+
+
 if __name__ == "__main__":
     app()

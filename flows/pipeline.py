@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import polars as pl
 from prefect import flow, get_run_logger, task, unmapped
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
@@ -28,15 +29,17 @@ from contracts.validation import ValidationReport, validate
 from flows.reports import source_markdown
 from flows.results import ExpectationLine, RunResult, SourceResult, SourceStatus
 from sources.catalog import Source, load_catalog
-from sources.connectors import read_frame, resolve_files
+from sources.connectors import read_frame
+from sources.extract import extract
 from storage import layout
-from storage.curated import CuratedVersion, current_version, publish
-from storage.raw import RawFile, RawManifest, land_raw, write_manifest
+from storage.curated import CuratedVersion, current_version, history, list_versions, publish, read_current
+from storage.raw import RawManifest, land_raw, verify_raw, write_manifest
+from storage.state import read_state, write_state
 from storage.store import ObjectStore, open_store
 from storage.warehouse import register_views
 
 if TYPE_CHECKING:
-    import polars as pl
+    from storage.raw import RawFile
 
 IO_RETRIES = 3
 IO_RETRY_DELAYS = [1, 4, 15]
@@ -66,6 +69,9 @@ class Batch:
     source: Source
     run_id: str
     raw: list[RawFile]
+    note: str = ""
+    empty: bool = False  # an incremental source with nothing new since its last run
+    new_state: dict[str, Any] | None = None  # connector state to commit once the data is published
     frame: pl.DataFrame | None = None
     report: ValidationReport | None = None
     masked_columns: dict[str, str] = field(default_factory=dict)
@@ -79,22 +85,53 @@ def new_run_id() -> str:
     return f"{stamp}-{str(run)[:8]}" if run else stamp
 
 
+def _has_pii(source: Source) -> bool:
+    return any(prop.pii is not None for prop in source.contract.columns)
+
+
 @task(name="land-raw", retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAYS, cache_policy=NO_CACHE)
 def land_raw_task(source: Source, lake: str, run_id: str) -> Batch:
-    """Copy the source's files into the raw layer byte for byte, before anything parses them."""
+    """Extract what is new at the source and copy it into the raw layer as received, before any parsing.
+
+    Files already in the raw layer (same SHA-256) are not stored twice: the run refers to the earlier copy.
+    """
     store = open_store(lake)
-    files = resolve_files(source.passport.connector, source.catalog_root)
-    raw = land_raw(store, source.name, run_id, datetime.now(UTC).date(), files)
-    get_run_logger().info("landed %d raw object(s) for %s", len(raw), source.name)
-    return Batch(source=source, run_id=run_id, raw=raw)
+    logger = get_run_logger()
+    with tempfile.TemporaryDirectory(prefix="lockgate-extract-") as workdir:
+        extraction = extract(
+            source.passport.connector, source.catalog_root, read_state(store, source.name), Path(workdir)
+        )
+        if extraction.empty:
+            logger.info("%s: %s", source.name, extraction.description)
+            return Batch(source=source, run_id=run_id, raw=[], note=extraction.description, empty=True)
+        raw = land_raw(
+            store,
+            source.name,
+            run_id,
+            datetime.now(UTC).date(),
+            extraction.files,
+            sensitivity=source.passport.sensitivity.value,
+            pii=_has_pii(source),
+        )
+    reused = [f for f in raw if f.reused_from]
+    note = extraction.description
+    if reused:
+        note += f"; {len(reused)} of {len(raw)} file(s) already in the raw layer, not stored again"
+    logger.info("%s: %s", source.name, note)
+    return Batch(source=source, run_id=run_id, raw=raw, note=note, new_state=extraction.state)
 
 
-@task(name="read", cache_policy=NO_CACHE)
+@task(name="read", retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAYS, cache_policy=NO_CACHE)
 def read_task(batch: Batch, lake: str) -> Batch:
-    """Parse the landed raw copies (not the originals), and record the row count in the manifest."""
+    """Parse the landed raw copies (not the originals) after checking their checksums, and record the row
+    count in the manifest."""
+    if batch.empty:
+        return batch
     store = open_store(lake)
     error: str | None = None
     try:
+        for raw in batch.raw:
+            verify_raw(store, raw)
         with _local_copies(store, batch.raw) as paths:
             batch.frame = read_frame(batch.source.passport.connector, paths)
         batch.rows_in = batch.frame.height
@@ -113,6 +150,8 @@ def read_task(batch: Batch, lake: str) -> Batch:
                 read_error=error,
                 passport=batch.source.passport.model_dump(mode="json", by_alias=True, exclude_none=True),
             ),
+            sensitivity=batch.source.passport.sensitivity.value,
+            pii=_has_pii(batch.source),
         )
     return batch
 
@@ -120,6 +159,8 @@ def read_task(batch: Batch, lake: str) -> Batch:
 @task(name="validate", cache_policy=NO_CACHE)
 def validate_task(batch: Batch) -> Batch:
     """Conform to the contract's schema, then run its expectations; blocking failures stop the line."""
+    if batch.empty:
+        return batch
     assert batch.frame is not None
     contract = batch.source.contract
     conformed = conform(batch.frame, contract)
@@ -141,6 +182,8 @@ def validate_task(batch: Batch) -> Batch:
 @task(name="mask", cache_policy=NO_CACHE)
 def mask_task(batch: Batch, keys: dict[str, bytes]) -> Batch:
     """Apply the contract's masking rules; only masked data goes further."""
+    if batch.empty:
+        return batch
     assert batch.frame is not None
     result = mask(batch.frame, batch.source.contract, keys)
     batch.frame, batch.masked_columns = result.frame, result.applied
@@ -148,21 +191,62 @@ def mask_task(batch: Batch, keys: dict[str, bytes]) -> Batch:
 
 
 @task(name="publish", retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAYS, cache_policy=NO_CACHE)
-def publish_task(batch: Batch, lake: str) -> tuple[Batch, CuratedVersion]:
-    """Write a new curated version; the 'current' pointer moves last, so readers never see a mix."""
+def publish_task(batch: Batch, lake: str) -> tuple[Batch, CuratedVersion | None, bool]:
+    """Write a new curated version, then commit the connector's state.
+
+    The commit order is what makes a failure anywhere harmless: the version's data and description are
+    written first, the 'current' pointer moves last (readers see the old or the new version, never a mix),
+    and only then does an incremental source's watermark advance. A crash before the pointer leaves an
+    orphan version nobody reads; a crash before the state leaves the watermark behind, so the next run
+    extracts the same rows again and publish recognises them (same raw checksums) instead of duplicating.
+    """
+    store = open_store(lake)
+    if batch.empty:
+        return batch, current_version(store, batch.source.name), False
     assert batch.frame is not None
-    contract = batch.source.contract
+    source, contract = batch.source, batch.source.contract
+    frame = batch.frame
+    current = current_version(store, source.name)
+    input_sha256 = [f.sha256 for f in batch.raw]
+    held = _rolled_back_from(store, source.name, input_sha256)
+    if held is not None:
+        # An operator rolled this very input away; delivering it again must not undo their decision.
+        batch.note = f"{batch.note}; this input was rolled back from v{held}, not published again".lstrip(
+            "; "
+        )
+        get_run_logger().warning("%s: input was rolled back from v%d; not published again", source.name, held)
+        return batch, current, False
+    incremental = getattr(source.passport.connector, "incremental", None) is not None
+    if incremental and current is not None and sorted(current.input_sha256) != sorted(input_sha256):
+        # An incremental extract holds only new rows: the new version is the current one plus them.
+        frame = pl.concat([read_current(store, source.name), frame], how="vertical_relaxed")
     version = publish(
-        open_store(lake),
-        batch.source.name,
-        batch.frame,
+        store,
+        source.name,
+        frame,
         run_id=batch.run_id,
-        input_sha256=[f.sha256 for f in batch.raw],
+        input_sha256=input_sha256,
         contract_id=contract.id,
         contract_version=contract.version,
         masked_columns=batch.masked_columns,
+        sensitivity=source.passport.sensitivity.value,
+        pii=_has_pii(source),
     )
-    return batch, version
+    if batch.new_state is not None:
+        write_state(store, source.name, batch.new_state, run_id=batch.run_id, curated_version=version.version)
+    moved = current is None or current.version != version.version
+    return batch, version, moved
+
+
+def _rolled_back_from(store: ObjectStore, source: str, input_sha256: list[str]) -> int | None:
+    """The version holding exactly this input, if an operator rolled the dataset back away from it."""
+    rolled_away = {
+        c.from_version for c in history(store, source) if c.action == "rollback" and c.applied is not False
+    }
+    for version in list_versions(store, source):
+        if version.version in rolled_away and sorted(version.input_sha256) == sorted(input_sha256):
+            return version.version
+    return None
 
 
 @task(name="register", retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAYS, cache_policy=NO_CACHE)
@@ -230,14 +314,19 @@ def _source_result(source: Source, run_id: str, futures: dict[str, Any]) -> Sour
             value = futures[step].result()
             batch = value[0] if isinstance(value, tuple) else value
             result.raw_keys = [f.key for f in batch.raw]
+            result.raw_reused = sum(1 for f in batch.raw if f.reused_from)
+            result.note = batch.note or None
             result.rows_in = batch.rows_in
             result.expectations = _expectation_lines(batch.report)
             result.masked_columns = dict(batch.masked_columns)
             if step == "publish":
-                version: CuratedVersion = value[1]
-                result.curated_version, result.curated_key = version.version, version.data_key
-                result.rows_out = version.rows
-                result.status = SourceStatus.UNCHANGED if version.run_id != run_id else SourceStatus.PUBLISHED
+                version: CuratedVersion | None = value[1]
+                moved: bool = value[2]
+                result.status = SourceStatus.UNCHANGED
+                if version is not None:
+                    result.curated_version, result.curated_key = version.version, version.data_key
+                    if moved:  # new, or a complete version an interrupted run left behind
+                        result.status, result.rows_out = SourceStatus.PUBLISHED, version.rows
             continue
         if state.is_failed():
             error = state.result(raise_on_failure=False)

@@ -10,7 +10,7 @@ from flows.results import SourceResult, SourceStatus
 
 _STATUS_LINE = {
     SourceStatus.PUBLISHED: "✅ published curated version {version}",
-    SourceStatus.UNCHANGED: "♻️ unchanged: curated version {version} already holds this input",
+    SourceStatus.UNCHANGED: "♻️ unchanged: curated version {version} is current; nothing new to publish",
     SourceStatus.STOPPED: "⛔ stop-line: blocking rules failed, curated layer untouched",
     SourceStatus.FAILED: "❌ failed: {error}",
 }
@@ -30,8 +30,10 @@ def source_markdown(result: SourceResult) -> str:
         "",
         f"- run: `{result.run_id}`",
         f"- rows in: {_cell(result.rows_in)}; rows out: {_cell(result.rows_out)}",
-        f"- raw objects: {len(result.raw_keys)}",
+        f"- raw objects: {len(result.raw_keys)} ({result.raw_reused} already landed earlier)",
     ]
+    if result.note:
+        lines.append(f"- extract: {_cell(result.note)}")
     if result.curated_key:
         lines.append(f"- curated: `{result.curated_key}`")
     if result.schema_issues:

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 class SourceStatus(StrEnum):
     PUBLISHED = "published"  # a new curated version is current
-    UNCHANGED = "unchanged"  # same input and contract as the current version: nothing written
+    UNCHANGED = "unchanged"  # nothing new at the source, or same input and contract as the current version
     STOPPED = "stopped"  # a blocking rule failed: curated layer untouched
     FAILED = "failed"  # an error outside the contract (unreadable file, storage down, ...)
 
@@ -36,6 +36,8 @@ class SourceResult(BaseModel):
     rows_in: int | None = None
     rows_out: int | None = None
     raw_keys: list[str] = Field(default_factory=list)
+    raw_reused: int = 0  # raw files whose bytes were already landed by an earlier run
+    note: str | None = None  # what the connector extracted, e.g. "no new rows since watermark"
     schema_issues: list[str] = Field(default_factory=list)
     expectations: list[ExpectationLine] = Field(default_factory=list)
     masked_columns: dict[str, str] = Field(default_factory=dict)

@@ -18,7 +18,14 @@ from typing import IO, TYPE_CHECKING
 
 import polars as pl
 
-from sources.passport import CsvConnector, NdjsonConnector, ParquetConnector
+from sources.passport import (
+    CsvConnector,
+    CsvOptions,
+    NdjsonConnector,
+    ParquetConnector,
+    PostgresConnector,
+    S3Connector,
+)
 
 if TYPE_CHECKING:
     from sources.passport import Connector
@@ -40,13 +47,13 @@ class SourceReadError(Exception):
         super().__init__(f"{where}: {message}")
 
     def __reduce__(self) -> tuple[type[SourceReadError], tuple[str, int | None, str]]:
-        return (SourceReadError, (self.file, self.line, self.message))
+        return (type(self), (self.file, self.line, self.message))
 
 
 # --- finding files ---------------------------------------------------------------------------------
 
 
-def resolve_files(spec: Connector, catalog_root: Path) -> list[Path]:
+def resolve_files(spec: CsvConnector | ParquetConnector | NdjsonConnector, catalog_root: Path) -> list[Path]:
     """The files a connector names, sorted; refuses anything that resolves outside the catalog.
 
     The passport model already refuses absolute paths and '..'; the check here catches what a
@@ -78,7 +85,8 @@ def read_frame(spec: Connector, paths: list[Path]) -> pl.DataFrame:
     """Read every file into one frame; files of one source must have the same columns.
 
     CSV columns all come back as strings: typing is the contract's job, and a reader that guesses
-    types would silently turn ids like ``007`` into ``7``.
+    types would silently turn ids like ``007`` into ``7``. A PostgreSQL source arrives as the Parquet
+    file its extract wrote; an S3 source as the objects it downloaded, in their declared format.
     """
     if not paths:
         raise ValueError("read_frame needs at least one file")
@@ -91,13 +99,28 @@ def _read_one(spec: Connector, path: Path) -> pl.DataFrame:
         raise SourceReadError(path, None, "file not found")
     if path.stat().st_size == 0:
         raise SourceReadError(path, None, "file is empty")
-    if isinstance(spec, CsvConnector):
-        return _read_csv(spec, path)
-    if isinstance(spec, NdjsonConnector):
-        return _read_ndjson(path)
-    if isinstance(spec, ParquetConnector):
-        return _read_parquet(path)
+    match _file_format(spec):
+        case "csv":
+            assert isinstance(spec, CsvOptions)
+            return _read_csv(spec, path)
+        case "ndjson":
+            return _read_ndjson(path)
+        case "parquet":
+            return _read_parquet(path)
     raise TypeError(f"unsupported connector kind: {type(spec).__name__}")
+
+
+def _file_format(spec: Connector) -> str | None:
+    """What the files handed to `read_frame` hold, whatever kind of connector delivered them."""
+    if isinstance(spec, CsvConnector):
+        return "csv"
+    if isinstance(spec, NdjsonConnector):
+        return "ndjson"
+    if isinstance(spec, ParquetConnector | PostgresConnector):
+        return "parquet"
+    if isinstance(spec, S3Connector):
+        return spec.format
+    return None
 
 
 def _concat(spec: Connector, paths: list[Path], frames: list[pl.DataFrame]) -> pl.DataFrame:
@@ -117,7 +140,7 @@ def _concat(spec: Connector, paths: list[Path], frames: list[pl.DataFrame]) -> p
         aligned.append(frame.select(first.columns))
     # NDJSON types are inferred per file (a column that is all null in one file is Null there), so
     # its files may widen to a common type; CSV is all strings and Parquet types are declared.
-    how = "vertical_relaxed" if isinstance(spec, NdjsonConnector) else "vertical"
+    how = "vertical_relaxed" if _file_format(spec) == "ndjson" else "vertical"
     try:
         return pl.concat(aligned, how=how)
     except pl.exceptions.PolarsError:
@@ -134,7 +157,7 @@ def _concat(spec: Connector, paths: list[Path], frames: list[pl.DataFrame]) -> p
 # --- CSV -------------------------------------------------------------------------------------------
 
 
-def _read_csv(spec: CsvConnector, path: Path) -> pl.DataFrame:
+def _read_csv(spec: CsvOptions, path: Path) -> pl.DataFrame:
     codec = codecs.lookup(spec.encoding).name
     if codec in NATIVE_CODECS:
         return _polars_csv(spec, path, origin=path)
@@ -200,7 +223,7 @@ def _encoding_error(
     )
 
 
-def _polars_csv(spec: CsvConnector, path: Path, origin: Path) -> pl.DataFrame:
+def _polars_csv(spec: CsvOptions, path: Path, origin: Path) -> pl.DataFrame:
     """Parse a UTF-8 file with polars; `origin` is the file named in errors (before transcoding)."""
     null_values = list(spec.null_values)
     frame: pl.DataFrame | None = None
@@ -235,7 +258,7 @@ def _numbered_columns(names: list[str]) -> list[str]:
     return [f"column_{i}" for i in range(1, len(names) + 1)]
 
 
-def _csv_error(spec: CsvConnector, path: Path, origin: Path) -> SourceReadError:
+def _csv_error(spec: CsvOptions, path: Path, origin: Path) -> SourceReadError:
     """Turn a polars parse failure into file:line: reason, by re-scanning the file in Python.
 
     polars' messages quote the offending field and carry no line number; this slow path runs only
@@ -248,7 +271,7 @@ def _csv_error(spec: CsvConnector, path: Path, origin: Path) -> SourceReadError:
     return SourceReadError(origin, line, reason)
 
 
-def _locate_csv_problem(spec: CsvConnector, path: Path) -> tuple[int | None, str]:
+def _locate_csv_problem(spec: CsvOptions, path: Path) -> tuple[int | None, str]:
     quoting = csv.QUOTE_MINIMAL if spec.quote_char else csv.QUOTE_NONE
     expected: int | None = None
     start = 1

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import UTC
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from datetime import date
+    from datetime import date, datetime
 
 WAREHOUSE_ENV = "LOCKGATE_WAREHOUSE"
 WAREHOUSE_FILE = "warehouse.duckdb"
@@ -16,8 +17,16 @@ MANIFEST_FILE = "_manifest.json"
 DATA_FILE = "data.parquet"
 VERSION_FILE = "_version.json"
 CURRENT_FILE = "_current.json"
+INDEX_DIR = "_index"
+EVENTS_DIR = "_events"
+STATE_FILE = "state.json"
+STATE_HISTORY_DIR = "history"
 
 _VERSION_DIR = re.compile(r"^v(\d{6})$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+# <UTC timestamp>-<version>-<action>.json; the fixed-width stamp makes key order time order.
+_EVENT_FILE = re.compile(r"^(\d{8}T\d{6}\.\d{6}Z)-(\d{6})-([a-z]+)\.json$")
+EVENT_STAMP = "%Y%m%dT%H%M%S.%fZ"
 
 
 def is_s3(location: str) -> bool:
@@ -50,6 +59,18 @@ def source_raw_prefix(source: str) -> str:
     return f"raw/{_segment(source, 'source')}/"
 
 
+def raw_index_prefix(source: str) -> str:
+    """The source's checksum index: one small object per distinct content ever landed."""
+    return f"{source_raw_prefix(source)}{INDEX_DIR}/"
+
+
+def raw_index_key(source: str, sha256: str) -> str:
+    """Keyed by content, so 'have we seen these bytes?' is one read, not a scan of every manifest."""
+    if not _SHA256.match(sha256):
+        raise ValueError(f"invalid sha256 for a lake key: {sha256!r}")
+    return f"{raw_index_prefix(source)}{sha256}.json"
+
+
 def curated_prefix(source: str) -> str:
     return f"curated/{_segment(source, 'source')}/"
 
@@ -71,6 +92,41 @@ def curated_meta_key(source: str, version: int) -> str:
 
 def current_pointer_key(source: str) -> str:
     return curated_prefix(source) + CURRENT_FILE
+
+
+def events_prefix(source: str) -> str:
+    """The source's append-only history of pointer moves, one immutable object per move."""
+    return f"{curated_prefix(source)}{EVENTS_DIR}/"
+
+
+def event_key(source: str, at: datetime, version: int, action: str) -> str:
+    """``<UTC timestamp>-<version>-<action>.json``: listing order is time order, and the key alone says
+    which version an event made current (see :func:`event_version`)."""
+    if not 1 <= version <= 999_999:
+        raise ValueError(f"curated version out of range for {source!r}: {version}")
+    stamp = at.astimezone(UTC).strftime(EVENT_STAMP)
+    return f"{events_prefix(source)}{stamp}-{version:06d}-{_segment(action, 'action')}.json"
+
+
+def event_version(source: str, key: str) -> int | None:
+    """The version an event key names as its target, or None for keys that are not events."""
+    rest = key.removeprefix(events_prefix(source))
+    match = _EVENT_FILE.match(rest) if rest != key else None
+    return int(match.group(2)) if match else None
+
+
+def state_prefix(source: str) -> str:
+    return f"state/{_segment(source, 'source')}/"
+
+
+def state_key(source: str) -> str:
+    """The connector state the next run starts from; replaced whole on every commit."""
+    return state_prefix(source) + STATE_FILE
+
+
+def state_history_key(source: str, run_id: str) -> str:
+    """One entry per run that committed a state, so an owner can see and restore any earlier one."""
+    return f"{state_prefix(source)}{STATE_HISTORY_DIR}/{_segment(run_id, 'run id')}.json"
 
 
 def version_of(source: str, key: str) -> int | None:

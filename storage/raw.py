@@ -2,6 +2,33 @@
 
 Raw objects are never overwritten, so any curated version can be traced back to (and rebuilt from) the
 exact bytes it came from; their SHA-256 in the run's manifest is what proves it.
+
+Content is stored once per source. ``raw/<source>/_index/<sha256>.json`` names the first object that
+holds those bytes (its key, the run that landed it, when). A later run that receives the same bytes
+stores nothing: its :class:`RawFile` points at the existing object and says which run landed it
+(``reused_from``), and its manifest still lists the file, so every run explains what it saw.
+
+Landing one file, in this order:
+
+1. Hash the file into a private snapshot (the checksum is of the bytes we store, even if the source
+   file changes meanwhile).
+2. Read the index entry. If it names an object of another landing and that object exists, reuse it:
+   nothing is written.
+3. Otherwise store the bytes under this run's own key (or, on a retried task, check the bytes already
+   there are the same).
+4. Then write the index entry, create-if-absent. If another lander got there first, keep the winner's
+   entry, reuse its object when it exists, and delete nothing.
+
+Object first, index second, is the order that never loses anything: an index entry only ever comes
+into being after the object it names is completely stored, so a crash between the two leaves an
+object without an entry (the next landing of those bytes stores them again and indexes them), never
+an entry without an object. Deleting nothing on a lost race follows from the same rule: the loser's
+copy is an unreferenced duplicate that costs bytes, whereas deleting it could remove an object a
+concurrent retry of the same run is about to reference. The price is that two simultaneous first
+landings of the same bytes can both store them; dedup is exact for sequential runs and safe (never
+lossy) for concurrent ones. An entry can still name a missing object if someone deletes raw objects
+behind the lake's back (a lifecycle rule, an operator): a landing that finds such an entry stores the
+bytes under its own key first and only then replaces the entry.
 """
 
 from __future__ import annotations
@@ -9,7 +36,7 @@ from __future__ import annotations
 import hashlib
 import posixpath
 import tempfile
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -17,6 +44,7 @@ from pydantic import BaseModel, ConfigDict
 
 from storage import layout
 from storage.base import ObjectNotFound, ObjectStore, StorageError
+from storage.tags import access_tags
 
 if TYPE_CHECKING:
     from datetime import date
@@ -40,13 +68,29 @@ class RawChecksumMismatch(RawError):  # noqa: N818 - the name says what was foun
 
 
 class RawFile(BaseModel):
-    """One landed file: its original name, where it lives in the lake, and its checksum and size."""
+    """One landed file: its original name, where its bytes live in the lake, and its checksum and size.
+
+    ``reused_from`` is the run id of the earlier landing whose object already held these bytes; ``key``
+    then points at that object (under that run's folder), and this run stored nothing for the file.
+    It is None when this run stored the bytes itself (including a retried task of the same run).
+    """
 
     model_config = ConfigDict(frozen=True)
 
     name: str
     key: str
     sha256: str
+    bytes: int
+    reused_from: str | None = None
+
+
+class RawIndexEntry(BaseModel):
+    """Which object first held some content of a source: the checksum index's record."""
+
+    sha256: str
+    key: str
+    run_id: str
+    landed_at: datetime
     bytes: int
 
 
@@ -80,13 +124,15 @@ def land_raw(
     files: list[Path],
     *,
     tags: dict[str, str] | None = None,
+    sensitivity: str | None = None,
+    pii: bool | None = None,
 ) -> list[RawFile]:
-    """Land files under ``raw/<source>/<day>/<run_id>/`` and return their checksums.
+    """Land files under ``raw/<source>/<day>/<run_id>/`` (or reuse identical earlier bytes); return them.
 
-    Each file is first copied to a private snapshot while hashing, and the snapshot is what gets
-    stored: the recorded checksum is then that of the stored bytes even if the source file changes
-    meanwhile. A key already present (a retried task of the same run) is accepted only if it holds
-    the same bytes; raw objects are never replaced.
+    Content already landed for this source is not stored again (see the module docstring for the
+    order of writes that keeps this safe under crashes and concurrent landings). A key already present
+    (a retried task of the same run) is accepted only if it holds the same bytes; raw objects are never
+    replaced. ``sensitivity`` and ``pii`` become the objects' access tags (see :mod:`storage.tags`).
     """
     names = [Path(f).name for f in files]
     duplicates = sorted({n for n in names if names.count(n) > 1})
@@ -94,53 +140,122 @@ def land_raw(
         raise RawError(f"cannot land {source!r}: several input files are named {', '.join(duplicates)}")
     if layout.MANIFEST_FILE in names:
         raise RawError(f"cannot land {source!r}: an input file is named {layout.MANIFEST_FILE}")
-    object_tags = {"layer": "raw", "source": source, **(tags or {})}
+    lander = _Lander(
+        store,
+        source,
+        run_id,
+        object_tags=access_tags("raw", source, sensitivity=sensitivity, pii=pii, extra=tags),
+        index_tags=access_tags("meta", source, sensitivity=sensitivity, pii=pii),
+    )
     with tempfile.TemporaryDirectory(prefix="lockgate-land-") as tmp:
         return [
-            _land_one(
-                store, Path(path), layout.raw_key(source, day, run_id, name), Path(tmp) / name, object_tags
-            )
+            lander.land(Path(path), layout.raw_key(source, day, run_id, name), Path(tmp) / name)
             for path, name in zip(files, names, strict=True)
         ]
 
 
-def _land_one(store: ObjectStore, path: Path, key: str, snapshot: Path, tags: dict[str, str]) -> RawFile:
-    with path.open("rb") as src, snapshot.open("wb") as out:
-        sha256, size = _hash_stream(src, out)
-    raw = RawFile(name=path.name, key=key, sha256=sha256, bytes=size)
-    try:
-        if not store.exists(key):
-            store.put_file(key, snapshot, tags=tags)
-        else:
-            verify_raw(store, raw)
-    except RawChecksumMismatch:
-        raise RawError(f"raw object {key!r} already exists with other bytes; it is never replaced") from None
-    finally:
-        snapshot.unlink()
-    return raw
+class _Lander:
+    """One landing's context (store, source, run, tags), so each step below stays a few lines."""
+
+    def __init__(
+        self,
+        store: ObjectStore,
+        source: str,
+        run_id: str,
+        *,
+        object_tags: dict[str, str],
+        index_tags: dict[str, str],
+    ) -> None:
+        self.store, self.source, self.run_id = store, source, run_id
+        self.object_tags, self.index_tags = object_tags, index_tags
+
+    def land(self, path: Path, key: str, snapshot: Path) -> RawFile:
+        with path.open("rb") as src, snapshot.open("wb") as out:
+            sha256, size = _hash_stream(src, out)
+        own = RawFile(name=path.name, key=key, sha256=sha256, bytes=size)
+        index_key = layout.raw_index_key(self.source, sha256)
+        try:
+            entry = self._read_index(index_key)
+            if entry is not None and entry.key != key and self.store.exists(entry.key):
+                return own.model_copy(update={"key": entry.key, "reused_from": entry.run_id})
+            self._store_once(own, snapshot)
+        finally:
+            snapshot.unlink()
+        record = RawIndexEntry(
+            sha256=sha256, key=key, run_id=self.run_id, landed_at=datetime.now(UTC), bytes=size
+        ).model_dump_json(indent=2)
+        if entry is None:
+            if self.store.put_bytes_if_absent(index_key, record.encode(), tags=self.index_tags):
+                return own
+            # Another landing indexed the same bytes between our read and our write: it won.
+            entry = self._read_index(index_key)
+            if entry is None or entry.key == key:
+                return own
+            if self.store.exists(entry.key):
+                return own.model_copy(update={"key": entry.key, "reused_from": entry.run_id})
+        elif entry.key == key:
+            return own  # our own earlier attempt indexed it
+        # The entry names an object that is gone; ours is stored now, so point the entry at it.
+        self.store.put_bytes(index_key, record.encode(), tags=self.index_tags)
+        return own
+
+    def _read_index(self, index_key: str) -> RawIndexEntry | None:
+        try:
+            return RawIndexEntry.model_validate_json(self.store.get_bytes(index_key))
+        except ObjectNotFound:
+            return None
+
+    def _store_once(self, raw: RawFile, snapshot: Path) -> None:
+        """Store the snapshot under the file's own key, or accept identical bytes already there."""
+        try:
+            if not self.store.exists(raw.key):
+                self.store.put_file(raw.key, snapshot, tags=self.object_tags)
+            else:
+                verify_raw(self.store, raw)
+        except RawChecksumMismatch:
+            raise RawError(
+                f"raw object {raw.key!r} already exists with other bytes; it is never replaced"
+            ) from None
 
 
 def _manifest_key(manifest: RawManifest) -> str:
-    """The manifest goes beside the run's files; with no files, under the landing day's run prefix."""
-    if not manifest.files:
+    """The manifest goes beside the files this run stored; with none (all reused), under the run's day.
+
+    Reused files live in the folders of the runs that first landed them, so only the files this run
+    stored itself say where its folder is.
+    """
+    source_prefix = layout.source_raw_prefix(manifest.source)
+    for f in manifest.files:
+        if not f.key.startswith(source_prefix) or f.key.startswith(layout.raw_index_prefix(manifest.source)):
+            raise RawError(f"raw key {f.key!r} in the manifest is not a raw object of {manifest.source!r}")
+    own = [f for f in manifest.files if f.reused_from in (None, manifest.run_id)]
+    if not own:
         return layout.manifest_key(manifest.source, manifest.landed_at.date(), manifest.run_id)
-    folders = {posixpath.dirname(f.key) for f in manifest.files}
+    folders = {posixpath.dirname(f.key) for f in own}
     if len(folders) != 1:
         raise RawError(f"manifest of {manifest.source!r} run {manifest.run_id!r} spans several folders")
     key = f"{folders.pop()}/{layout.MANIFEST_FILE}"
-    if not key.startswith(layout.source_raw_prefix(manifest.source)) or f"/{manifest.run_id}/" not in key:
+    if f"/{manifest.run_id}/" not in key:
         raise RawError(f"manifest key {key!r} is not under {manifest.source!r} run {manifest.run_id!r}")
     return key
 
 
-def write_manifest(store: ObjectStore, manifest: RawManifest) -> str:
+def write_manifest(
+    store: ObjectStore,
+    manifest: RawManifest,
+    *,
+    sensitivity: str | None = None,
+    pii: bool | None = None,
+) -> str:
     """Write the run's manifest once and return its key; rewriting the same content is a no-op.
 
     Manifests are part of the immutable raw layer, so a different manifest for the same run fails.
+    They are tagged ``layer=raw`` with the source's classification, not ``meta``: ``read_error`` is a
+    parser's message and may quote a data value.
     """
     key = _manifest_key(manifest)
     data = manifest.model_dump_json(indent=2).encode()
-    tags = {"layer": "raw", "source": manifest.source}
+    tags = access_tags("raw", manifest.source, sensitivity=sensitivity, pii=pii)
     if not store.put_bytes_if_absent(key, data, tags=tags) and read_manifest(store, key) != manifest:
         raise RawError(f"manifest {key!r} already exists with different content; raw manifests are immutable")
     return key
@@ -158,33 +273,51 @@ def verify_raw(store: ObjectStore, raw: RawFile) -> None:
         raise RawChecksumMismatch(raw.key, raw.sha256, actual)
 
 
-def find_landed(store: ObjectStore, source: str, sha256s: list[str]) -> list[RawManifest]:
-    """Earlier landings of this source with exactly these file checksums (any order), oldest first.
+def raw_history(store: ObjectStore, source: str) -> list[RawManifest]:
+    """Every landing of the source that wrote a manifest, oldest first: what arrived, when, from where.
 
-    Lets a run recognise input it has already seen. It reads every manifest of the source, which is
-    fine at daily-batch scale; an index object would be the next step if that grows.
+    It reads every manifest of the source, which is fine at daily-batch scale. Runs that crashed
+    before their manifest are not listed (their objects are, in the index and under their folder).
     """
-    wanted = sorted(sha256s)
-    found: list[RawManifest] = []
+    manifests: list[RawManifest] = []
     for key in store.list(layout.source_raw_prefix(source)):
         if posixpath.basename(key) != layout.MANIFEST_FILE:
             continue
         try:
-            manifest = read_manifest(store, key)
+            manifests.append(read_manifest(store, key))
         except ObjectNotFound:  # deleted between list and read
             continue
-        if sorted(f.sha256 for f in manifest.files) == wanted:
-            found.append(manifest)
-    return sorted(found, key=lambda m: m.landed_at)
+    return sorted(manifests, key=lambda m: m.landed_at)
+
+
+def find_landed(store: ObjectStore, source: str, sha256s: list[str]) -> list[RawManifest]:
+    """Earlier landings of this source with exactly these file checksums (any order), oldest first.
+
+    Lets a run recognise a whole delivery it has already seen; for single files the checksum index
+    (:func:`indexed`) answers with one read.
+    """
+    wanted = sorted(sha256s)
+    return [m for m in raw_history(store, source) if sorted(f.sha256 for f in m.files) == wanted]
+
+
+def indexed(store: ObjectStore, source: str, sha256: str) -> RawIndexEntry | None:
+    """Where the source's bytes with this checksum were first stored, or None if they never were."""
+    try:
+        return RawIndexEntry.model_validate_json(store.get_bytes(layout.raw_index_key(source, sha256)))
+    except ObjectNotFound:
+        return None
 
 
 __all__ = [
     "RawChecksumMismatch",
     "RawError",
     "RawFile",
+    "RawIndexEntry",
     "RawManifest",
     "find_landed",
+    "indexed",
     "land_raw",
+    "raw_history",
     "read_manifest",
     "verify_raw",
     "write_manifest",

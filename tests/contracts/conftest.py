@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,6 +12,11 @@ import pytest
 from contracts.model import Contract
 
 MakeContract = Callable[..., Contract]
+
+# Shared generators of valid identifiers and test tables (pii_data.py) for the PII tests.
+_HERE = str(Path(__file__).parent)
+if _HERE not in sys.path:
+    sys.path.append(_HERE)
 
 
 def build_contract(properties: list[dict[str, Any]], quality: list[dict[str, Any]] | None = None) -> Contract:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import pytest
 from testkit.catalog_files import CONTRACT, PASSPORT, write_catalog
 
+from contracts.model import SHORTHAND_RULES
 from sources.catalog import load_catalog
 from sources.diagnostics import CatalogError
 
@@ -57,7 +58,7 @@ def test_every_mistake_in_every_file_is_reported_with_its_position(tmp_path: Pat
         f"{contract_file}:9:9: schema.0.properties.0.logicalType: "
         "Input should be 'string', 'integer', 'number', 'boolean', 'date' or 'timestamp'",
         f"{contract_file}:15:9: schema.0.properties.1.masking: "
-        "unknown masking rule 'scramble': use one of drop, hash, partial, redact",
+        f"unknown masking rule 'scramble': use one of {', '.join(sorted(SHORTHAND_RULES))}",
         f"{people}:1:1: name: 'People Data' is not a slug: use a-z, 0-9 and '_', start with a letter, "
         "at most 63 characters",
         f"{people}:3:1: owner: value is not a valid email address: An email address must have an @-sign.",
@@ -132,7 +133,7 @@ def test_unknown_connector_kind(tmp_path: Path) -> None:
     [problem] = _problems(tmp_path)
     assert (
         problem == f"{tmp_path / 'sources' / 'people.yaml'}:12:3: connector.kind: "
-        "unknown kind 'excel': use one of csv, parquet, ndjson"
+        "unknown kind 'excel': use one of csv, parquet, ndjson, postgres, s3"
     )
 
 

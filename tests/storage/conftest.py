@@ -6,13 +6,16 @@ AWS configuration pointing at it through the standard environment variables, as 
 
 from __future__ import annotations
 
+import socket
+import time
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 import boto3
 import pytest
 from moto.server import ThreadedMotoServer
+from testkit.aws import TEST_SECRET, point_aws_at, start_s3_server
 
 from storage.store import ObjectStore, open_store
 
@@ -21,29 +24,20 @@ if TYPE_CHECKING:
 
     from botocore.client import BaseClient
 
-SECRET = "lockgate-test-secret-0123456789"
+SECRET = TEST_SECRET
 
 
 @pytest.fixture(scope="session")
 def s3_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
+    server, endpoint = start_s3_server()
+    yield endpoint
     server.stop()
 
 
 @pytest.fixture
 def aws_env(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
     """Point boto3 (and the warehouse's DuckDB secret) at the test server, and nowhere else."""
-    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_S3"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
-    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_endpoint)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
-    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    point_aws_at(s3_endpoint, monkeypatch, tmp_path)
     return s3_endpoint
 
 
@@ -91,3 +85,124 @@ def overwrite(lake: str, s3_client_if_s3: BaseClient | None) -> Callable[[str, b
 @pytest.fixture
 def s3_client_if_s3(lake: str, request: pytest.FixtureRequest) -> BaseClient | None:
     return request.getfixturevalue("s3_client") if lake.startswith("s3://") else None
+
+
+@pytest.fixture
+def object_tags(lake: str, s3_client_if_s3: BaseClient | None) -> Callable[[str], dict[str, str]]:
+    """An object's tags read straight from the server (get_object_tagging), not through our store."""
+
+    def read(key: str) -> dict[str, str]:
+        if s3_client_if_s3 is None:
+            return {}
+        bucket, _, prefix = lake.removeprefix("s3://").partition("/")
+        tag_set = s3_client_if_s3.get_object_tagging(Bucket=bucket, Key=f"{prefix}/{key}")["TagSet"]
+        return {t["Key"]: t["Value"] for t in tag_set}
+
+    return read
+
+
+class FaultyStore:
+    """A fault injector around a real store: before writing `key`, run `fault` once (raise, stop the
+    server, let a competitor write...). Every call still goes to the real backend; nothing is faked."""
+
+    def __init__(self, inner: ObjectStore, key: str, fault: Callable[[], None]) -> None:
+        self.inner, self.key, self.fault = inner, key, fault
+        self.fired = False
+
+    def _before(self, key: str) -> None:
+        if key == self.key and not self.fired:
+            self.fired = True
+            self.fault()
+
+    def put_file(self, key: str, path: Path, *, tags: dict[str, str] | None = None) -> None:
+        self._before(key)
+        self.inner.put_file(key, path, tags=tags)
+
+    def put_bytes(self, key: str, data: bytes, *, tags: dict[str, str] | None = None) -> None:
+        self._before(key)
+        self.inner.put_bytes(key, data, tags=tags)
+
+    def put_bytes_if_absent(self, key: str, data: bytes, *, tags: dict[str, str] | None = None) -> bool:
+        self._before(key)
+        return self.inner.put_bytes_if_absent(key, data, tags=tags)
+
+    def get_bytes(self, key: str) -> bytes:
+        return self.inner.get_bytes(key)
+
+    def download(self, key: str, path: Path) -> None:
+        self.inner.download(key, path)
+
+    def exists(self, key: str) -> bool:
+        return self.inner.exists(key)
+
+    def list(self, prefix: str) -> list[str]:
+        return self.inner.list(prefix)
+
+    def uri(self, key: str) -> str:
+        return self.inner.uri(key)
+
+    def open_read(self, key: str) -> IO[bytes]:
+        return self.inner.open_read(key)
+
+    def delete(self, key: str) -> None:
+        self.inner.delete(key)
+
+    def tags(self, key: str) -> dict[str, str]:
+        return self.inner.tags(key)
+
+
+@pytest.fixture
+def inject_fault() -> Callable[[ObjectStore, str, Callable[[], None]], ObjectStore]:
+    """Wrap a real store so that `fault` runs once just before `key` is written."""
+    return FaultyStore
+
+
+class MotoControl:
+    """A moto S3 server of one test's own, which the test can stop and start again on the same port.
+
+    moto keeps its buckets in module-level backends of this process, not in the server object, so a
+    new server on the same port serves the same data: to clients this is an endpoint outage and
+    recovery, which is exactly what the fault tests need.
+    """
+
+    def __init__(self) -> None:
+        self.server: ThreadedMotoServer | None = ThreadedMotoServer(
+            ip_address="127.0.0.1", port=0, verbose=False
+        )
+        self.server.start()
+        self.host, self.port = self.server.get_host_and_port()
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def stop(self) -> None:
+        """Werkzeug closes the listening socket when serving stops: new connections are refused."""
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+
+    def start(self) -> None:
+        # ThreadedMotoServer.start() waits forever if its bind fails, so wait for the port to be free.
+        deadline = time.monotonic() + 10
+        while True:
+            with socket.socket() as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    probe.bind((self.host, self.port))
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.05)
+        self.server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
+        self.server.start()
+
+
+@pytest.fixture
+def moto(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[MotoControl]:
+    """A dedicated S3 server, with the standard AWS variables pointing at it."""
+    control = MotoControl()
+    point_aws_at(control.endpoint, monkeypatch, tmp_path)
+    yield control
+    control.stop()

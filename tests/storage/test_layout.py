@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -27,6 +27,26 @@ def test_curated_keys() -> None:
     assert layout.version_of("stores", "curated/stores/v000012/data.parquet") == 12
     assert layout.version_of("stores", "curated/stores/_current.json") is None
     assert layout.version_of("stores", "curated/stores_x/v000001/data.parquet") is None
+
+
+def test_index_event_and_state_keys() -> None:
+    sha = "ab" * 32
+    assert layout.raw_index_key("customers", sha) == f"raw/customers/_index/{sha}.json"
+    with pytest.raises(ValueError, match="invalid sha256"):
+        layout.raw_index_key("customers", "../x")
+    at = datetime(2026, 3, 7, 12, 0, 5, 123, tzinfo=UTC)
+    key = layout.event_key("stores", at, 12, "rollback")
+    assert key == "curated/stores/_events/20260307T120005.000123Z-000012-rollback.json"
+    assert layout.event_version("stores", key) == 12
+    assert layout.event_version("stores", "curated/stores/_current.json") is None
+    assert layout.version_of("stores", key) is None  # events never look like version folders
+    # Key order is time order, also across a change of day or year.
+    later = layout.event_key("stores", datetime(2027, 1, 1, tzinfo=UTC), 1, "publish")
+    assert sorted([later, key]) == [key, later]
+    assert layout.state_key("orders") == "state/orders/state.json"
+    assert layout.state_history_key("orders", "r1") == "state/orders/history/r1.json"
+    with pytest.raises(ValueError, match="invalid run id"):
+        layout.state_history_key("orders", "../r1")
 
 
 @pytest.mark.parametrize("bad", ["", "..", "a/b", "a\\b"])

@@ -5,29 +5,37 @@ from __future__ import annotations
 import hashlib
 import json
 import pickle
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from storage import layout
+from storage.base import StorageError
 from storage.raw import (
     RawChecksumMismatch,
     RawError,
     RawFile,
     RawManifest,
     find_landed,
+    indexed,
     land_raw,
+    raw_history,
     read_manifest,
     verify_raw,
     write_manifest,
 )
+from storage.tags import InvalidTag
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
     from storage.store import ObjectStore
+
+    InjectFault = Callable[[ObjectStore, str, Callable[[], None]], ObjectStore]
 
 DAY = date(2026, 3, 7)
 
@@ -76,10 +84,21 @@ def test_raw_file_is_picklable_and_json_serialisable(store: ObjectStore, inputs:
     assert json.loads(landed.model_dump_json())["bytes"] == landed.bytes
 
 
+def _objects(store: ObjectStore, source: str = "customers") -> list[str]:
+    """Stored raw files (not manifests, not index entries)."""
+    return [
+        key
+        for key in store.list(layout.source_raw_prefix(source))
+        if not key.startswith(layout.raw_index_prefix(source)) and not key.endswith(layout.MANIFEST_FILE)
+    ]
+
+
 def test_landing_again_in_the_same_run_is_a_no_op(store: ObjectStore, inputs: list[Path]) -> None:
     first = land_raw(store, "customers", "r1", DAY, inputs)
     assert land_raw(store, "customers", "r1", DAY, inputs) == first  # a retried task
-    assert len(store.list("raw/")) == 2
+    assert all(f.reused_from is None for f in first)
+    assert len(_objects(store)) == 2
+    assert len(store.list(layout.raw_index_prefix("customers"))) == 2
 
 
 def test_a_different_file_never_replaces_a_landed_one(store: ObjectStore, inputs: list[Path]) -> None:
@@ -107,10 +126,189 @@ def test_a_file_named_like_the_manifest_is_refused(store: ObjectStore, tmp_path:
         land_raw(store, "customers", "r1", DAY, [path])
 
 
-def test_raw_objects_are_tagged_on_s3(store: ObjectStore, lake: str, inputs: list[Path]) -> None:
-    [landed, _] = land_raw(store, "customers", "r1", DAY, inputs, tags={"run": "r1"})
-    expected = {"layer": "raw", "source": "customers", "run": "r1"} if lake.startswith("s3://") else {}
-    assert store.tags(landed.key) == expected
+def test_raw_objects_carry_access_tags(
+    store: ObjectStore, lake: str, inputs: list[Path], object_tags: Callable[[str], dict[str, str]]
+) -> None:
+    [landed, _] = land_raw(
+        store, "customers", "r1", DAY, inputs, tags={"run": "r1"}, sensitivity="confidential", pii=False
+    )
+    manifest_key = write_manifest(store, _manifest([landed]), sensitivity="confidential", pii=False)
+    on_s3 = lake.startswith("s3://")
+    access = {"source": "customers", "sensitivity": "confidential", "pii": "false"}
+    assert object_tags(landed.key) == ({"layer": "raw", **access, "run": "r1"} if on_s3 else {})
+    assert store.tags(landed.key) == object_tags(landed.key)
+    # The manifest may quote a parser's message (a data value): it is raw, not meta.
+    assert object_tags(manifest_key) == ({"layer": "raw", **access} if on_s3 else {})
+    index_key = layout.raw_index_key("customers", landed.sha256)
+    assert object_tags(index_key) == ({"layer": "meta", **access} if on_s3 else {})
+
+
+def test_unclassified_raw_objects_are_tagged_as_the_most_sensitive(
+    store: ObjectStore, lake: str, inputs: list[Path], object_tags: Callable[[str], dict[str, str]]
+) -> None:
+    [landed, _] = land_raw(store, "customers", "r1", DAY, inputs)
+    expected = {"layer": "raw", "source": "customers", "sensitivity": "restricted", "pii": "true"}
+    assert object_tags(landed.key) == (expected if lake.startswith("s3://") else {})
+
+
+@pytest.mark.parametrize(
+    ("extra", "match"),
+    [
+        ({"sensitivity": "secret"}, "unknown sensitivity 'secret'"),
+        ({"tags": {"layer": "curated"}}, "may not set access tag"),
+        ({"tags": {f"t{i}": "x" for i in range(7)}}, "at most 10"),
+    ],
+)
+def test_bad_classification_is_refused_before_anything_is_stored(
+    store: ObjectStore, inputs: list[Path], extra: dict[str, Any], match: str
+) -> None:
+    with pytest.raises(InvalidTag, match=match):
+        land_raw(store, "customers", "r1", DAY, inputs, **extra)
+    assert store.list("raw/") == []
+
+
+def test_the_same_bytes_are_stored_once_and_the_run_says_where_they_are(
+    store: ObjectStore, inputs: list[Path], tmp_path: Path
+) -> None:
+    first = land_raw(store, "customers", "r1", DAY, inputs)
+    before = store.list("raw/")
+    again = land_raw(store, "customers", "r2", date(2026, 3, 8), inputs)
+    assert [(f.key, f.sha256, f.bytes, f.reused_from) for f in again] == [
+        (f.key, f.sha256, f.bytes, "r1") for f in first
+    ]
+    assert store.list("raw/") == before  # nothing new stored
+    for landed in again:
+        verify_raw(store, landed)  # unchanged: works on the reused objects
+
+    # New content next to known content: only the new file is stored, under the new run.
+    fresh = tmp_path / "fresh.csv"
+    fresh.write_bytes(b"id\n3\n")
+    mixed = land_raw(store, "customers", "r3", date(2026, 3, 9), [inputs[0], fresh])
+    assert [f.reused_from for f in mixed] == ["r1", None]
+    assert mixed[0].key == first[0].key
+    assert mixed[1].key == layout.raw_key("customers", date(2026, 3, 9), "r3", "fresh.csv")
+    entry = indexed(store, "customers", mixed[1].sha256)
+    assert entry is not None
+    assert (entry.key, entry.run_id, entry.bytes) == (mixed[1].key, "r3", 5)
+
+
+def test_the_index_is_per_source(store: ObjectStore, inputs: list[Path]) -> None:
+    land_raw(store, "customers", "r1", DAY, inputs)
+    other = land_raw(store, "stores", "r1", DAY, inputs)
+    assert all(f.reused_from is None for f in other)
+    assert all(f.key.startswith("raw/stores/") for f in other)
+
+
+def test_identical_files_in_one_landing_are_stored_once(store: ObjectStore, tmp_path: Path) -> None:
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    a.write_bytes(b"id\n1\n")
+    b.write_bytes(b"id\n1\n")
+    first, second = land_raw(store, "customers", "r1", DAY, [a, b])
+    assert (first.reused_from, second.reused_from) == (None, "r1")
+    assert second.key == first.key
+    assert second.name == "b.csv"
+    assert _objects(store) == [first.key]
+
+
+def test_manifests_of_runs_that_reused_bytes(store: ObjectStore, inputs: list[Path], tmp_path: Path) -> None:
+    write_manifest(store, _manifest(land_raw(store, "customers", "r1", DAY, inputs)))
+    all_reused = land_raw(store, "customers", "r2", date(2026, 3, 8), inputs)
+    at = datetime(2026, 3, 8, 9, 0, tzinfo=UTC)
+    key = write_manifest(store, _manifest(all_reused, run_id="r2", landed_at=at))
+    assert key == layout.manifest_key("customers", date(2026, 3, 8), "r2")
+    assert read_manifest(store, key).files == all_reused
+
+    fresh = tmp_path / "fresh.csv"
+    fresh.write_bytes(b"id\n3\n")
+    mixed = land_raw(store, "customers", "r3", date(2026, 3, 9), [inputs[0], fresh])
+    later = datetime(2026, 3, 10, 0, 1, tzinfo=UTC)  # after midnight: the folder still wins
+    key = write_manifest(store, _manifest(mixed, run_id="r3", landed_at=later))
+    assert key == layout.manifest_key("customers", date(2026, 3, 9), "r3")
+    assert [m.run_id for m in raw_history(store, "customers")] == ["r1", "r2", "r3"]
+    sums = [hashlib.sha256(path.read_bytes()).hexdigest() for path in inputs]
+    assert [m.run_id for m in find_landed(store, "customers", sums)] == ["r1", "r2"]
+
+
+def test_a_manifest_cannot_list_objects_outside_its_source(store: ObjectStore, inputs: list[Path]) -> None:
+    [landed, _] = land_raw(store, "customers", "r1", DAY, inputs)
+    stray = landed.model_copy(update={"key": "raw/stores/2026-03-07/r0/customers.csv", "reused_from": "r0"})
+    with pytest.raises(RawError, match="not a raw object of 'customers'"):
+        write_manifest(store, _manifest([stray], run_id="r2"))
+
+
+def test_an_index_entry_whose_object_is_gone_is_repaired(store: ObjectStore, inputs: list[Path]) -> None:
+    """Raw objects deleted behind the lake's back (a lifecycle rule): the bytes are stored again."""
+    [first, _] = land_raw(store, "customers", "r1", DAY, inputs)
+    store.delete(first.key)
+    [again, _] = land_raw(store, "customers", "r2", date(2026, 3, 8), inputs)
+    assert again.reused_from is None
+    assert again.key == layout.raw_key("customers", date(2026, 3, 8), "r2", "customers.csv")
+    verify_raw(store, again)
+    entry = indexed(store, "customers", first.sha256)
+    assert entry is not None
+    assert (entry.key, entry.run_id) == (again.key, "r2")
+    [third, _] = land_raw(store, "customers", "r3", date(2026, 3, 9), inputs)
+    assert (third.key, third.reused_from) == (again.key, "r2")
+
+
+def test_a_crash_between_object_and_index_loses_nothing(
+    store: ObjectStore, inputs: list[Path], inject_fault: InjectFault
+) -> None:
+    """The object is stored before its index entry: a retried landing finds it and indexes it."""
+    index_key = layout.raw_index_key("customers", hashlib.sha256(inputs[0].read_bytes()).hexdigest())
+
+    def crash() -> None:
+        raise StorageError("injected: process died before the index entry")
+
+    with pytest.raises(StorageError, match="injected"):
+        land_raw(inject_fault(store, index_key, crash), "customers", "r1", DAY, inputs)
+    key = layout.raw_key("customers", DAY, "r1", "customers.csv")
+    assert store.get_bytes(key) == inputs[0].read_bytes()  # the object is there, unindexed
+    assert not store.exists(index_key)
+    [retried, _] = land_raw(store, "customers", "r1", DAY, inputs)
+    assert (retried.key, retried.reused_from) == (key, None)
+    entry = indexed(store, "customers", retried.sha256)
+    assert entry is not None
+    assert entry.key == key
+
+
+def test_losing_the_index_race_reuses_the_winner_and_deletes_nothing(
+    store: ObjectStore, inputs: list[Path], inject_fault: InjectFault
+) -> None:
+    """Another landing indexes the same bytes between our index read and our index write."""
+    index_key = layout.raw_index_key("customers", hashlib.sha256(inputs[0].read_bytes()).hexdigest())
+    rival_day = date(2026, 3, 6)
+
+    def rival_lands_first() -> None:
+        land_raw(store, "customers", "r0", rival_day, inputs[:1])
+
+    faulty = inject_fault(store, index_key, rival_lands_first)
+    [landed, _] = land_raw(faulty, "customers", "r1", DAY, inputs)
+    winner = layout.raw_key("customers", rival_day, "r0", "customers.csv")
+    assert (landed.key, landed.reused_from) == (winner, "r0")
+    ours = layout.raw_key("customers", DAY, "r1", "customers.csv")
+    assert store.get_bytes(ours) == store.get_bytes(winner)  # our copy stays: nothing is deleted
+    entry = indexed(store, "customers", landed.sha256)
+    assert entry is not None
+    assert entry.key == winner
+
+
+def test_concurrent_landings_of_the_same_bytes(store: ObjectStore, inputs: list[Path]) -> None:
+    runs = [f"r{i}" for i in range(5)]
+    barrier = threading.Barrier(len(runs))
+
+    def land(run_id: str) -> RawFile:
+        barrier.wait()
+        return land_raw(store, "customers", run_id, DAY, inputs[:1])[0]
+
+    with ThreadPoolExecutor(len(runs)) as pool:
+        landed = list(pool.map(land, runs))
+    entry = indexed(store, "customers", landed[0].sha256)
+    assert entry is not None
+    assert [f.reused_from for f in landed].count(None) == 1  # exactly one landing owns the bytes
+    assert {f.key for f in landed} == {entry.key}
+    for f in landed:
+        verify_raw(store, f)
 
 
 def test_verify_raw_detects_a_corrupted_object(
