@@ -116,18 +116,30 @@ def generalize_expr(name: str, dtype: pl.DataType, rule: GeneralizeRule) -> pl.E
         return pl.when(finite).then(bucketed).otherwise(None).alias(name)
     size = rule.bucket_size
     assert size is not None  # the model guarantees exactly one target
-    if float(size).is_integer():
+    if float(size).is_integer() and dtype.is_integer():
         step = int(size)
-        whole = col.cast(pl.Int64) if dtype.is_integer() else (col.cast(pl.Float64) / step).floor() * step
-        low = (whole // step * step) if dtype.is_integer() else whole
-        low = low.cast(pl.Int64, strict=False)  # NaN and ±inf have no range: null
-        high = low + step
-    else:
-        places = _decimals(size)
-        low = ((col.cast(pl.Float64) / size).floor() * size).round(places)
-        low = pl.when(low.is_finite()).then(low).otherwise(None)
-        high = (low + size).round(places)
+        low = col.cast(pl.Int64) // step * step  # integer floor division: exact, also below zero
+        return pl.format("[{}, {})", low, low + step).alias(name)
+    low, high = _float_bucket(col.cast(pl.Float64), float(size))
+    if float(size).is_integer():  # whole-number ranges print as integers: [100, 200), not [100.0, 200.0)
+        low, high = low.cast(pl.Int64, strict=False), high.cast(pl.Int64, strict=False)
     return pl.format("[{}, {})", low, high).alias(name)
+
+
+def _float_bucket(value: pl.Expr, size: float) -> tuple[pl.Expr, pl.Expr]:
+    """Range edges of `value` in steps of `size`, guaranteed low <= value < high as printed.
+
+    floor(value / size) alone is not enough: polars divides a column by a constant as a multiplication
+    by its reciprocal, so 253.0 / 253 gives 0.9999999999999999 (measured, polars 2.1) and 253 would land
+    in [0, 253). Edges are rounded to the step's decimals (0.1·3 = 0.30000000000000004), then moved one
+    step when the value falls outside them.
+    """
+    places = _decimals(size)
+    low = ((value / size).floor() * size).round(places)
+    low = pl.when(value >= (low + size).round(places)).then((low + size).round(places)).otherwise(low)
+    low = pl.when(value < low).then((low - size).round(places)).otherwise(low)
+    low = pl.when(low.is_finite()).then(low).otherwise(None)  # NaN and ±inf have no range
+    return low, (low + size).round(places)
 
 
 def _hmac_pads(key: bytes) -> tuple[str, str]:

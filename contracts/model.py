@@ -176,13 +176,13 @@ MaskingRule = Annotated[
     RedactRule | PartialRule | HashRule | DropRule | EncryptRule | GeneralizeRule | RedactPiiRule,
     Field(discriminator="rule"),
 ]
-_SHORTHAND_RULES = {"redact", "partial", "hash", "drop", "encrypt", "redact_pii"}
+SHORTHAND_RULES = {"redact", "partial", "hash", "drop", "encrypt", "redact_pii"}
 _RULES_WITH_PARAMETERS = {"generalize": "{rule: generalize, to: year} or {rule: generalize, bucket_size: 10}"}
 
 
 def _allow_shorthand_in_schema(schema: dict[str, Any]) -> None:
     """Editors must accept ``masking: hash`` too, as the model does."""
-    schema["anyOf"].insert(0, {"type": "string", "enum": sorted(_SHORTHAND_RULES)})
+    schema["anyOf"].insert(0, {"type": "string", "enum": sorted(SHORTHAND_RULES)})
 
 
 class Property(StrictModel):
@@ -211,9 +211,9 @@ class Property(StrictModel):
             if value in _RULES_WITH_PARAMETERS:
                 example = _RULES_WITH_PARAMETERS[value]
                 raise ValueError(f"masking rule '{value}' needs parameters: write {example}")
-            if value not in _SHORTHAND_RULES:
+            if value not in SHORTHAND_RULES:
                 raise ValueError(
-                    f"unknown masking rule '{value}': use one of {', '.join(sorted(_SHORTHAND_RULES))}"
+                    f"unknown masking rule '{value}': use one of {', '.join(sorted(SHORTHAND_RULES))}"
                 )
             return {"rule": value}
         return value

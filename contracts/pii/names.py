@@ -7,7 +7,7 @@ ORG). English names are therefore found by a rule: a common English given name (
 ``en_given_names.txt``) followed by a capitalised surname, or a title (Mr, Mrs, Dr, ...) followed by
 a capitalised word.
 
-NER is the expensive step (≈0.3–0.5 ms per short text on one core, ≈1 s to load the model), so it
+NER is the expensive step (≈0.2 ms per short text in batches on one core, ≈1 s to load), so it
 only runs on texts that pass `name_gate`: two capitalised words in a row, or a capitalised word in
 the middle of a sentence. A lone name opening a text ("Иван позвонил") is missed by design; that is
 the price of not running NER over every sentence that starts with a capital letter.

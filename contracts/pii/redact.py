@@ -1,11 +1,12 @@
 """Redact PII inside free text: each span found becomes a marker such as ``[EMAIL]`` or ``[NAME]``.
 
 Cost: stage 1 (polars regexes and the name gate) picks the rows that can hold anything; only their
-distinct values go through `find_spans` in Python, and the results are mapped back with one
-vectorised ``replace``. Rows of plain prose pay the regex pass only; rows with candidates pay the
-validators (µs) and, when they pass the name gate, natasha NER (≈0.3–0.5 ms each). A column of a
-million notes where a third mention a capitalised name therefore costs minutes, not seconds: for
-bulk text where names need not be kept apart from other words, the ``redact`` rule is the cheap one.
+distinct values go through Python (`find_spans_batch`), and the results are mapped back with one
+vectorised ``replace``. Rows of plain prose pay the regex pass only; candidate rows pay the validators
+(µs) and, when they pass the name gate, natasha NER in batches. Measured here: 20,000 distinct
+operator notes (two in three naming someone, one in four with a phone) took 4.4 s, ≈0.2 ms a row;
+a million rows with 2,000 distinct notes took 0.5 s. Where names need not be told apart from other
+words, the ``redact`` rule (whole value) costs nothing.
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from contracts.model import PiiKind
-from contracts.pii.detect import REGEX_KINDS, SPAN_KINDS, candidate_exprs, column_hint, find_spans
+from contracts.pii.detect import REGEX_KINDS, SPAN_KINDS, candidate_exprs, column_hint, find_spans_batch
 from contracts.pii.names import NAME_GATE
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Sequence
 
 MARKERS: dict[str, str] = {
     PiiKind.EMAIL: "[EMAIL]",
@@ -36,20 +37,36 @@ MAX_PASSES = 4
 
 
 def redact_text(text: str, kinds: Iterable[str] | None = None, hint: str | None = None) -> str:
-    """`text` with every span of `kinds` (default: all) replaced by its marker.
+    """`text` with every span of `kinds` (default: all) replaced by its marker."""
+    return redact_texts([text], kinds, hint)[0]
+
+
+def redact_texts(
+    texts: Sequence[str], kinds: Iterable[str] | None = None, hint: str | None = None
+) -> list[str]:
+    """Each text with every span of `kinds` (default: all) replaced by its marker.
 
     Replacing a span changes its neighbours' surroundings (a number glued to an e-mail is no longer
-    glued to a word), so the search is repeated until nothing is found: the result has no span of
-    the wanted kinds by construction.
+    glued to a word), so texts that changed are searched again until nothing is found: the result
+    holds no span of the wanted kinds by construction. NER runs in batches over each pass.
     """
     wanted = list(SPAN_KINDS if kinds is None else kinds)
+    out = list(texts)
+    pending = list(range(len(out)))
     for _ in range(MAX_PASSES):
-        spans = find_spans(text, kinds=wanted, hint=hint)
-        if not spans:
+        if not pending:
             break
-        for span in reversed(spans):
-            text = text[: span.start] + MARKERS[span.kind] + text[span.end :]
-    return text
+        found = find_spans_batch([out[i] for i in pending], kinds=wanted, hint=hint)
+        still: list[int] = []
+        for i, spans in zip(pending, found, strict=True):
+            if spans:
+                text = out[i]
+                for span in reversed(spans):
+                    text = text[: span.start] + MARKERS[span.kind] + text[span.end :]
+                out[i] = text
+                still.append(i)
+        pending = still
+    return out
 
 
 def redact_series(series: pl.Series, kinds: Iterable[str] | None = None) -> pl.Series:
@@ -67,7 +84,7 @@ def redact_series(series: pl.Series, kinds: Iterable[str] | None = None) -> pl.S
     candidates = frame.filter(pl.any_horizontal(gates)).get_column(text.name).unique().to_list()
     if not candidates:
         return text
-    redacted = [redact_text(v, wanted, hint) for v in candidates]
+    redacted = redact_texts(candidates, wanted, hint)
     changed = [(old, new) for old, new in zip(candidates, redacted, strict=True) if old != new]
     if not changed:
         return text

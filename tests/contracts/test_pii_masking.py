@@ -202,6 +202,25 @@ def test_generalize_bucket_size_gives_aligned_ranges(
         assert high - low == size and low % size == 0 and low <= value < high
 
 
+@settings(max_examples=100, deadline=None)
+@given(
+    size=st.sampled_from([0.1, 0.25, 0.5, 2.5, 7, 253]),
+    values=st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=1, max_size=30),
+)
+def test_generalize_float_buckets_contain_their_value(
+    make_contract: MakeContract, size: float, values: list[float]
+) -> None:
+    """Polars divides by a constant through its reciprocal (253.0 / 253 < 1): edges are corrected."""
+    contract = _contract(make_contract, {"rule": "generalize", "bucket_size": size}, "number")
+    frame = pl.DataFrame(
+        {"person_id": range(len(values)), "value": values}, schema_overrides={"value": pl.Float64}
+    )
+    for value, label in zip(values, mask(frame, contract, {}).frame["value"], strict=True):
+        low, high = _bounds(label)
+        assert low <= value < high
+        assert math.isclose(high - low, size, rel_tol=1e-9, abs_tol=1e-9)
+
+
 def test_generalize_fractional_bucket_size_rounds_float_noise(make_contract: MakeContract) -> None:
     contract = _contract(make_contract, {"rule": "generalize", "bucket_size": 0.1}, "number")
     frame = pl.DataFrame({"person_id": [1, 2, 3], "value": [0.35, -0.01, float("nan")]})

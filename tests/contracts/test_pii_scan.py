@@ -190,6 +190,13 @@ def test_find_spans_offsets_and_context() -> None:
     )
 
 
+def test_english_prose_without_names_has_no_person() -> None:
+    """Two Faker sentences that once produced names: a title followed by a title, and natasha on Latin."""
+    assert find_spans("Conference investment program see part Mrs Mr particular soldier.") == []
+    assert find_spans("My course man anything build organization family answer Mrs.") == []
+    assert [s.kind for s in find_spans("Please ask Mrs. Brown, or Dr Smith-Jones.")] == ["person_name"] * 2
+
+
 def test_find_spans_respects_kinds_and_names_switch() -> None:
     text = "Иванов Иван Петрович, anna@example.com"
     assert [s.kind for s in find_spans(text, kinds=["email"])] == ["email"]
