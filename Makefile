@@ -48,7 +48,7 @@ install: $(VENV)/.installed
 demo: install .lockgate/demo-hash.key
 	$(RUN) lockgate validate --catalog $(CATALOG)
 	LOCKGATE_HASH_KEY="$$(cat .lockgate/demo-hash.key)" $(RUN) lockgate run --catalog $(CATALOG) --lake $(LAKE)
-	$(RUN) lockgate sql --lake $(LAKE) "SELECT customer_id, email, phone, card_number, city FROM customers LIMIT 5"
+	$(RUN) lockgate sql --lake $(LAKE) "SELECT customer_id, email, phone, card_number, birth_date, comment FROM customers WHERE comment LIKE '%[%' LIMIT 5"
 
 lint: install
 	$(RUN) ruff check .

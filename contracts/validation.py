@@ -11,6 +11,7 @@ and uniquely named data source, so the flow's thread pool can validate several s
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import uuid
@@ -111,6 +112,8 @@ def _new_context() -> Any:
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
+    # GX pins this logger to INFO on import; its lines (temporary docs folders) are noise in run logs.
+    logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.WARNING)
     with _CONTEXT_LOCK:
         context = gx.get_context(mode="ephemeral")
         context.variables.progress_bars = ProgressBarsConfig(globally=False)

@@ -96,6 +96,8 @@ def _print_run(run: RunResult) -> None:
             console.print(f"[red]⛔ {r.source}: stop-line[/red] — curated layer untouched")
             for issue in r.schema_issues:
                 console.print(f"   schema: {issue}", markup=False)
+            for finding in r.pii_findings:
+                console.print(f"   pii: {finding}", markup=False)
             for e in r.failed_blocking:
                 console.print(
                     f"   rule {e.rule_id}: {e.unexpected_count} of {e.element_count} rows failed",
@@ -159,6 +161,83 @@ def sql(
     for row in frame.iter_rows():
         table.add_row(*("" if v is None else str(v) for v in row))
     console.print(table)
+
+
+pii_app = typer.Typer(help="Find personal data in files.", no_args_is_help=True)
+app.add_typer(pii_app, name="pii")
+
+_FORMATS = {
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".txt": "csv",
+    ".parquet": "parquet",
+    ".ndjson": "ndjson",
+    ".jsonl": "ndjson",
+}
+
+
+@pii_app.command("scan")
+def pii_scan(
+    path: Annotated[Path, typer.Argument(help="A CSV, Parquet or NDJSON file.", exists=True, dir_okay=False)],
+    output: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+    delimiter: Annotated[str, typer.Option(help="CSV delimiter.")] = ",",
+    encoding: Annotated[str, typer.Option(help="CSV text encoding, e.g. cp1251.")] = "utf-8",
+    sample_rows: Annotated[
+        int, typer.Option(help="Rows to scan in larger files (uniform sample).", min=1)
+    ] = 20_000,
+    fail_on_find: Annotated[bool, typer.Option(help="Exit 1 when anything is found (for CI).")] = False,
+) -> None:
+    """Report which columns hold which kinds of personal data, with row counts; never the values."""
+    import json
+
+    from pydantic import TypeAdapter, ValidationError
+
+    from contracts.pii import scan_frame
+    from sources.connectors import SourceReadError, read_frame
+    from sources.passport import Connector
+
+    if output not in ("text", "json"):
+        raise typer.BadParameter("use text or json", param_hint="--format")
+    kind = _FORMATS.get(path.suffix.lower())
+    if kind is None:
+        err.print(
+            f"{path}: unknown file type '{path.suffix}'; use one of {', '.join(_FORMATS)}", markup=False
+        )
+        raise typer.Exit(2)
+    options = {"delimiter": delimiter if path.suffix.lower() != ".tsv" else "\t", "encoding": encoding}
+    try:
+        spec = TypeAdapter(Connector).validate_python(
+            {"kind": kind, "path": path.name, **(options if kind == "csv" else {})}
+        )
+        frame = read_frame(spec, [path])
+    except ValidationError as exc:
+        err.print(f"{path}: {exc.errors(include_url=False)[0]['msg']}", markup=False)
+        raise typer.Exit(2) from exc
+    except SourceReadError as exc:
+        err.print(str(exc), markup=False)
+        raise typer.Exit(2) from exc
+    report = scan_frame(frame, sample_rows=sample_rows)
+    if output == "json":
+        typer.echo(json.dumps(report.to_json_dict(), ensure_ascii=False, indent=2))
+    else:
+        table = Table(title=f"{path}: personal data by column", title_justify="left")
+        for column in ("column", "kinds (rows)", "rows scanned"):
+            table.add_column(column)
+        for name, found in report.columns.items():
+            kinds = ", ".join(f"{k} ({n})" for k, n in sorted(found.kinds.items())) or "-"
+            table.add_row(name, kinds, str(found.rows_scanned))
+        console.print(table)
+        scope = (
+            f"a sample of {report.rows_scanned} of {report.rows_total} rows"
+            if report.sampled
+            else "every row"
+        )
+        console.print(
+            f"scanned {scope}; a kind in at least {report.min_detectable_fraction:.3%} of rows is found "
+            "with 95% confidence"
+        )
+    if fail_on_find and not report.clean:
+        raise typer.Exit(1)
 
 
 @app.command()

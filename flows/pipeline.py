@@ -25,6 +25,7 @@ from contracts.conform import conform
 from contracts.expectations import check_contract
 from contracts.keys import key_id, resolve_key
 from contracts.masking import mask, required_keys
+from contracts.pii.gate import pii_findings
 from contracts.validation import ValidationReport, validate
 from flows.reports import source_markdown
 from flows.results import ExpectationLine, RunResult, SourceResult, SourceStatus
@@ -48,18 +49,29 @@ IO_RETRY_DELAYS = [1, 4, 15]
 class StopLine(Exception):  # noqa: N818 - the name is the domain term
     """A blocking contract rule failed: nothing of this source may reach the curated layer."""
 
-    def __init__(self, source: str, schema_issues: list[str], report: ValidationReport | None) -> None:
+    def __init__(
+        self,
+        source: str,
+        schema_issues: list[str],
+        report: ValidationReport | None,
+        pii_findings: list[str] | None = None,
+    ) -> None:
         self.source = source
         self.schema_issues = schema_issues
         self.report = report
+        self.pii_findings = pii_findings or []
         failed = [o.rule_id for o in report.blocking_failures] if report else []
         parts = [f"{len(schema_issues)} blocking schema issue(s)"] if schema_issues else []
         if failed:
             parts.append(f"failed blocking rules: {', '.join(failed)}")
+        if self.pii_findings:
+            parts.append(f"{len(self.pii_findings)} column(s) with personal data in clear")
         super().__init__(f"stop-line for '{source}': {'; '.join(parts)}")
 
-    def __reduce__(self) -> tuple[type[StopLine], tuple[str, list[str], ValidationReport | None]]:
-        return (StopLine, (self.source, self.schema_issues, self.report))
+    def __reduce__(
+        self,
+    ) -> tuple[type[StopLine], tuple[str, list[str], ValidationReport | None, list[str]]]:
+        return (StopLine, (self.source, self.schema_issues, self.report, self.pii_findings))
 
 
 @dataclass
@@ -190,6 +202,22 @@ def mask_task(batch: Batch, keys: dict[str, bytes]) -> Batch:
     return batch
 
 
+@task(name="pii-gate", cache_policy=NO_CACHE)
+def pii_gate_task(batch: Batch) -> Batch:
+    """Scan what is about to be published: personal data in clear anywhere in it stops the line.
+
+    This catches both PII in columns the contract does not declare and PII that survived masking
+    (a ``partial`` that keeps too much, a free-text redaction that missed a span).
+    """
+    if batch.empty:
+        return batch
+    assert batch.frame is not None
+    findings = pii_findings(batch.frame, batch.source.contract)
+    if findings:
+        raise StopLine(batch.source.name, [], batch.report, findings)
+    return batch
+
+
 @task(name="publish", retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAYS, cache_policy=NO_CACHE)
 def publish_task(batch: Batch, lake: str) -> tuple[Batch, CuratedVersion | None, bool]:
     """Write a new curated version, then commit the connector's state.
@@ -308,7 +336,7 @@ def _expectation_lines(report: ValidationReport | None) -> list[ExpectationLine]
 def _source_result(source: Source, run_id: str, futures: dict[str, Any]) -> SourceResult:
     """Fold the states of one source's task runs into its result."""
     result = SourceResult(source=source.name, status=SourceStatus.FAILED, run_id=run_id)
-    for step in ("land", "read", "validate", "mask", "publish"):
+    for step in ("land", "read", "validate", "mask", "pii-gate", "publish"):
         state = futures[step].state
         if state.is_completed():
             value = futures[step].result()
@@ -333,6 +361,7 @@ def _source_result(source: Source, run_id: str, futures: dict[str, Any]) -> Sour
             if isinstance(error, StopLine):
                 result.status = SourceStatus.STOPPED
                 result.schema_issues = error.schema_issues
+                result.pii_findings = error.pii_findings
                 result.expectations = _expectation_lines(error.report)
                 result.error = str(error)
             else:
@@ -382,7 +411,8 @@ def _ingest_sources(sources: list[Source], lake: str, all_source_names: list[str
     read = read_task.map(landed, lake=unmapped(lake))
     validated = validate_task.map(read)
     masked = mask_task.map(validated, keys=unmapped(keys))
-    published = publish_task.map(masked, lake=unmapped(lake))
+    gated = pii_gate_task.map(masked)
+    published = publish_task.map(gated, lake=unmapped(lake))
     published.wait()
 
     results = []
@@ -392,6 +422,7 @@ def _ingest_sources(sources: list[Source], lake: str, all_source_names: list[str
             "read": read[i],
             "validate": validated[i],
             "mask": masked[i],
+            "pii-gate": gated[i],
             "publish": published[i],
         }
         result = _source_result(source, run_id, steps)

@@ -39,6 +39,9 @@ def source_markdown(result: SourceResult) -> str:
     if result.schema_issues:
         lines += ["", "## Schema", ""]
         lines += [f"- {_cell(issue)}" for issue in result.schema_issues]
+    if result.pii_findings:
+        lines += ["", "## Personal data in clear", ""]
+        lines += [f"- {_cell(finding)}" for finding in result.pii_findings]
     if result.expectations:
         passed = sum(e.success for e in result.expectations)
         lines += [

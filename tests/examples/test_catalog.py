@@ -12,7 +12,16 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from contracts.model import Contract, HashRule, PartialRule, QualityRule, RedactRule, Severity
+from contracts.model import (
+    Contract,
+    GeneralizeRule,
+    HashRule,
+    PartialRule,
+    QualityRule,
+    RedactPiiRule,
+    RedactRule,
+    Severity,
+)
 from sources.catalog import Catalog, Source, load_catalog
 from sources.connectors import read_frame, resolve_files
 from sources.passport import CsvConnector
@@ -30,10 +39,10 @@ EXPECTED_PII = {
         "inn": ("inn", RedactRule),
         "passport_number": ("passport_ru", RedactRule),
         "card_number": ("card", PartialRule),
-        "birth_date": ("birth_date", RedactRule),
-        "comment": ("free_text", RedactRule),
+        "birth_date": ("birth_date", GeneralizeRule),
+        "comment": ("free_text", RedactPiiRule),
     },
-    "support_tickets": {"subject": ("free_text", RedactRule), "body": ("free_text", RedactRule)},
+    "support_tickets": {"subject": ("free_text", RedactPiiRule), "body": ("free_text", RedactPiiRule)},
     "stores": {"manager_email": ("email", HashRule)},
 }
 
