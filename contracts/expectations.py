@@ -16,7 +16,8 @@ import os
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from contracts.model import QualityRule, Severity
+from contracts.model import Action, QualityRule, Severity
+from contracts.quarantine import ROW_LEVEL_EXPECTATIONS
 
 if TYPE_CHECKING:
     import great_expectations as gx
@@ -217,4 +218,12 @@ def check_contract(contract: Contract, document: YamlDocument) -> list[Problem]:
             compile_rule(rule)
         except RuleError as exc:
             problems.append(document.problem((*loc, exc.field), str(exc)))
+        if rule.on_failure is Action.QUARANTINE and rule.expectation not in ROW_LEVEL_EXPECTATIONS:
+            problems.append(
+                document.problem(
+                    (*loc, "action"),
+                    f"{rule.expectation} judges the table, not single rows, so it cannot quarantine rows; "
+                    f"use block or warn (rules that can: {', '.join(sorted(ROW_LEVEL_EXPECTATIONS))})",
+                )
+            )
     return problems

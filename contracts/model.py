@@ -68,6 +68,14 @@ class Severity(StrEnum):
     WARN = "warn"
 
 
+class Action(StrEnum):
+    """What a failed rule does: stop the line, set the failing rows aside, or warn."""
+
+    BLOCK = "block"
+    QUARANTINE = "quarantine"
+    WARN = "warn"
+
+
 class RedactRule(StrictModel):
     """Replace every non-null value by a fixed marker."""
 
@@ -249,7 +257,20 @@ class QualityRule(StrictModel):
     expectation: str = Field(pattern=r"^expect_[a-z0-9_]+$", description="GX expectation type.")
     kwargs: dict[str, Any] = Field(default_factory=dict, description="Arguments of the expectation.")
     severity: Severity = Severity.ERROR
+    action: Action | None = Field(
+        None,
+        description=(
+            "On failure: block (stop-line), quarantine (set the failing rows aside, publish the rest) "
+            "or warn. Default: block for severity error, warn for severity warn."
+        ),
+    )
     description: str | None = None
+
+    @property
+    def on_failure(self) -> Action:
+        if self.action is not None:
+            return self.action
+        return Action.BLOCK if self.severity is Severity.ERROR else Action.WARN
 
     @property
     def column(self) -> str | None:

@@ -22,12 +22,12 @@ import pyarrow as pa
 from pydantic import BaseModel, ConfigDict
 
 from contracts.expectations import all_rules, build_suite, gx_offline
-from contracts.model import Severity
+from contracts.model import Action, Severity
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from contracts.model import Contract
+    from contracts.model import Contract, QualityRule
 
 RESULT_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": 0}
 MAX_EXCEPTION_CHARS = 300
@@ -62,6 +62,8 @@ class ExpectationOutcome(BaseModel):
     expectation: str
     column: str | None = None
     severity: Severity
+    action: Action = Action.BLOCK
+    blocking: bool = False  # failed, and its action (or a quarantine it could not carry out) stops the line
     success: bool
     element_count: int | None = None
     unexpected_count: int | None = None
@@ -79,11 +81,20 @@ class ValidationReport(BaseModel):
 
     @property
     def blocking_failures(self) -> list[ExpectationOutcome]:
-        return [o for o in self.outcomes if not o.success and o.severity is Severity.ERROR]
+        return [o for o in self.outcomes if o.blocking]
 
     @property
     def warnings(self) -> list[ExpectationOutcome]:
-        return [o for o in self.outcomes if not o.success and o.severity is Severity.WARN]
+        return [o for o in self.outcomes if not o.success and o.action is Action.WARN]
+
+    @property
+    def quarantining(self) -> list[ExpectationOutcome]:
+        """Quarantine rules that found failing rows (and stay within their ``mostly``, if any)."""
+        return [
+            o
+            for o in self.outcomes
+            if o.action is Action.QUARANTINE and not o.blocking and o.unexpected_count
+        ]
 
     @property
     def passed(self) -> bool:
@@ -183,6 +194,19 @@ def _number(value: Any, kind: type[int] | type[float]) -> Any:
     return None if value is None else kind(value)
 
 
+def _blocks(rule: QualityRule, outcome: dict[str, Any]) -> bool:
+    """A failed rule stops the line if it says block, or if it should quarantine but cannot: it raised,
+    or more rows failed than its ``mostly`` allows (GX then fails it as a whole)."""
+    if outcome["success"]:
+        return False
+    action = rule.on_failure
+    if action is Action.BLOCK:
+        return True
+    if action is Action.QUARANTINE:
+        return bool(outcome.get("exception")) or "mostly" in rule.kwargs
+    return False
+
+
 def validate(frame: pl.DataFrame, contract: Contract) -> ValidationReport:
     """Run every rule of the contract (implicit and explicit) on the frame."""
     rules = all_rules(contract)
@@ -222,6 +246,8 @@ def validate(frame: pl.DataFrame, contract: Contract) -> ValidationReport:
                 expectation=rule.expectation,
                 column=rule.column,
                 severity=rule.severity,
+                action=rule.on_failure,
+                blocking=_blocks(rule, outcome),
                 **outcome,
             )
         )

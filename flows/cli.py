@@ -66,7 +66,17 @@ def schema(
 
 def _summary(run: RunResult) -> Table:
     table = Table(title=f"Lockgate run {run.run_id}", title_justify="left")
-    for column in ("source", "status", "rows in", "rows out", "rules ok", "warn", "masked", "version"):
+    for column in (
+        "source",
+        "status",
+        "rows in",
+        "rows out",
+        "quarantined",
+        "rules ok",
+        "warn",
+        "masked",
+        "version",
+    ):
         table.add_column(column, no_wrap=column in ("source", "status"))
     colours = {
         SourceStatus.PUBLISHED: "green",
@@ -81,6 +91,7 @@ def _summary(run: RunResult) -> Table:
             f"[{colours[r.status]}]{r.status.value}[/]",
             str(r.rows_in if r.rows_in is not None else "-"),
             str(r.rows_out if r.rows_out is not None else "-"),
+            str(r.rows_quarantined or "-"),
             f"{passed}/{len(r.expectations)}" if r.expectations else "-",
             str(len(r.warnings)),
             str(len(r.masked_columns)),
@@ -105,6 +116,12 @@ def _print_run(run: RunResult) -> None:
                 )
         elif r.status is SourceStatus.FAILED:
             console.print(f"[red]❌ {r.source}: {r.error}[/red]", markup=False)
+        if r.rows_quarantined:
+            console.print(
+                f"[yellow]⚠ {r.source}: {r.rows_quarantined} row(s) quarantined → {r.quarantine_key}[/]",
+                markup=True,
+                highlight=False,
+            )
         for e in r.warnings:
             console.print(
                 f"[yellow]⚠ {r.source}: rule {e.rule_id} (warn): "

@@ -22,10 +22,11 @@ from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from contracts.conform import conform
-from contracts.expectations import check_contract
+from contracts.expectations import all_rules, check_contract
 from contracts.keys import key_id, resolve_key
 from contracts.masking import mask, required_keys
 from contracts.pii.gate import pii_findings
+from contracts.quarantine import split
 from contracts.validation import ValidationReport, validate
 from flows.reports import source_markdown
 from flows.results import ExpectationLine, RunResult, SourceResult, SourceStatus
@@ -34,6 +35,7 @@ from sources.connectors import read_frame
 from sources.extract import extract
 from storage import layout
 from storage.curated import CuratedVersion, current_version, history, list_versions, publish, read_current
+from storage.quarantine import write_quarantine
 from storage.raw import RawManifest, land_raw, verify_raw, write_manifest
 from storage.state import read_state, write_state
 from storage.store import ObjectStore, open_store
@@ -88,6 +90,8 @@ class Batch:
     report: ValidationReport | None = None
     masked_columns: dict[str, str] = field(default_factory=dict)
     rows_in: int | None = None
+    rows_quarantined: int = 0
+    quarantine_key: str | None = None
 
 
 def new_run_id() -> str:
@@ -168,9 +172,10 @@ def read_task(batch: Batch, lake: str) -> Batch:
     return batch
 
 
-@task(name="validate", cache_policy=NO_CACHE)
-def validate_task(batch: Batch) -> Batch:
-    """Conform to the contract's schema, then run its expectations; blocking failures stop the line."""
+@task(name="validate", retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAYS, cache_policy=NO_CACHE)
+def validate_task(batch: Batch, lake: str) -> Batch:
+    """Conform to the contract's schema, then run its expectations; blocking failures stop the line,
+    and rows that broke quarantine rules are set aside in the lake while the rest go on."""
     if batch.empty:
         return batch
     assert batch.frame is not None
@@ -188,6 +193,23 @@ def validate_task(batch: Batch) -> Batch:
         get_run_logger().warning("%s: rule %s failed (warn)", batch.source.name, outcome.rule_id)
     if not report.passed:
         raise StopLine(batch.source.name, [], report)
+    held = split(conformed.frame, all_rules(contract), report)
+    if held.quarantined.height:
+        batch.quarantine_key = write_quarantine(
+            open_store(lake),
+            batch.source.name,
+            batch.run_id,
+            held.quarantined,
+            sensitivity=batch.source.passport.sensitivity.value,
+            pii=_has_pii(batch.source),
+        )
+        batch.frame, batch.rows_quarantined = held.kept, held.quarantined.height
+        get_run_logger().warning(
+            "%s: %d row(s) quarantined (%s)",
+            batch.source.name,
+            held.quarantined.height,
+            ", ".join(f"{rule}: {count}" for rule, count in held.counts.items()),
+        )
     return batch
 
 
@@ -324,6 +346,8 @@ def _expectation_lines(report: ValidationReport | None) -> list[ExpectationLine]
             expectation=o.expectation,
             column=o.column,
             severity=str(o.severity),
+            action=str(o.action),
+            blocking=o.blocking,
             success=o.success,
             unexpected_count=o.unexpected_count,
             element_count=o.element_count,
@@ -345,6 +369,7 @@ def _source_result(source: Source, run_id: str, futures: dict[str, Any]) -> Sour
             result.raw_reused = sum(1 for f in batch.raw if f.reused_from)
             result.note = batch.note or None
             result.rows_in = batch.rows_in
+            result.rows_quarantined, result.quarantine_key = batch.rows_quarantined, batch.quarantine_key
             result.expectations = _expectation_lines(batch.report)
             result.masked_columns = dict(batch.masked_columns)
             if step == "publish":
@@ -409,7 +434,7 @@ def _ingest_sources(sources: list[Source], lake: str, all_source_names: list[str
     )
     landed = land_raw_task.map(sources, lake=unmapped(lake), run_id=unmapped(run_id))
     read = read_task.map(landed, lake=unmapped(lake))
-    validated = validate_task.map(read)
+    validated = validate_task.map(read, lake=unmapped(lake))
     masked = mask_task.map(validated, keys=unmapped(keys))
     gated = pii_gate_task.map(masked)
     published = publish_task.map(gated, lake=unmapped(lake))

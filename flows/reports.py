@@ -34,6 +34,8 @@ def source_markdown(result: SourceResult) -> str:
     ]
     if result.note:
         lines.append(f"- extract: {_cell(result.note)}")
+    if result.rows_quarantined:
+        lines.append(f"- quarantined rows: {result.rows_quarantined} (`{result.quarantine_key}`)")
     if result.curated_key:
         lines.append(f"- curated: `{result.curated_key}`")
     if result.schema_issues:
@@ -48,11 +50,11 @@ def source_markdown(result: SourceResult) -> str:
             "",
             f"## Expectations: {passed}/{len(result.expectations)} passed",
             "",
-            "| rule | severity | result | unexpected | of |",
+            "| rule | severity | result | unexpected | of |",  # result: pass, FAIL, quarantine or warn
             "|---|---|---|---|---|",
         ]
         for e in result.expectations:
-            verdict = "pass" if e.success else ("**FAIL**" if e.severity == "error" else "warn")
+            verdict = "pass" if e.success else ("**FAIL**" if e.blocking else e.action)
             lines.append(
                 f"| `{_cell(e.rule_id)}` | {e.severity} | {verdict} | {_cell(e.unexpected_count)} "
                 f"| {_cell(e.element_count)} |"

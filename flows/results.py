@@ -23,6 +23,8 @@ class ExpectationLine(BaseModel):
     expectation: str
     column: str | None
     severity: str
+    action: str = "block"  # block, quarantine or warn
+    blocking: bool = False
     success: bool
     unexpected_count: int | None = None
     element_count: int | None = None
@@ -35,6 +37,8 @@ class SourceResult(BaseModel):
     run_id: str
     rows_in: int | None = None
     rows_out: int | None = None
+    rows_quarantined: int = 0
+    quarantine_key: str | None = None
     raw_keys: list[str] = Field(default_factory=list)
     raw_reused: int = 0  # raw files whose bytes were already landed by an earlier run
     note: str | None = None  # what the connector extracted, e.g. "no new rows since watermark"
@@ -52,11 +56,11 @@ class SourceResult(BaseModel):
 
     @property
     def failed_blocking(self) -> list[ExpectationLine]:
-        return [e for e in self.expectations if not e.success and e.severity == "error"]
+        return [e for e in self.expectations if e.blocking]
 
     @property
     def warnings(self) -> list[ExpectationLine]:
-        return [e for e in self.expectations if not e.success and e.severity != "error"]
+        return [e for e in self.expectations if not e.success and e.action == "warn"]
 
 
 class RunResult(BaseModel):

@@ -5,7 +5,8 @@ tags. Putting the access facts on the object itself (rather than only in the key
 policy cannot see) lets one policy say, for example, "analysts may read ``layer=curated`` with
 ``pii=false``" and have it hold for every object, whichever code wrote it.
 
-* ``layer``       ``raw`` (bytes as received), ``curated`` (masked, published data), ``state``
+* ``layer``       ``raw`` (bytes as received), ``curated`` (masked, published data), ``quarantine``
+                  (rows a contract set aside, unmasked like raw, so owners can fix them), ``state``
                   (connector watermarks, which can hold data values) or ``meta`` (bookkeeping that holds
                   no data values: checksum index, version descriptions, the current pointer, history
                   events). ``meta`` objects can be granted to every role that reads the lake, because
@@ -26,7 +27,7 @@ from __future__ import annotations
 
 from storage.base import StorageError
 
-LAYERS = ("raw", "curated", "state", "meta")
+LAYERS = ("raw", "curated", "quarantine", "state", "meta")
 SENSITIVITIES = ("public", "internal", "confidential", "restricted")
 ACCESS_KEYS = ("layer", "source", "sensitivity", "pii")
 DEFAULT_SENSITIVITY = "restricted"

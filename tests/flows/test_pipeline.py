@@ -16,6 +16,7 @@ import polars as pl
 import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+from prefect.client.schemas.sorting import ArtifactSort
 from typer.testing import CliRunner
 
 from flows.cli import app
@@ -23,6 +24,7 @@ from flows.pipeline import RunFailed, ingest
 from flows.results import RunResult, SourceStatus
 from storage import layout
 from storage.curated import current_version, list_versions
+from storage.quarantine import read_quarantine
 from storage.store import open_store
 from storage.warehouse import query
 
@@ -49,7 +51,11 @@ def _rewrite_customers(catalog: Path, change: dict[int, dict[str, str]]) -> None
 
 def _artifact_markdown(key: str) -> str:
     with get_client(sync_client=True) as client:
-        artifacts = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])))
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])),
+            sort=ArtifactSort.CREATED_DESC,
+            limit=1,
+        )
     assert artifacts, f"no artifact {key}"
     return str(artifacts[0].data)
 
@@ -196,3 +202,33 @@ def test_cli_run_prints_summary_and_exit_code(catalog: Path, tmp_path: Path, has
     sql = CliRunner().invoke(app, ["sql", "--lake", str(lake), "SELECT count(*) AS n FROM stores"])
     assert sql.exit_code == 0, sql.output
     assert "n" in sql.output
+
+
+def test_quarantine_rule_sets_bad_rows_aside_and_publishes_the_rest(
+    catalog: Path, tmp_path: Path, hash_key: bytes
+) -> None:
+    _rewrite_customers(catalog, {2: {"segment": "vip"}, 40: {"segment": "VIP"}, 41: {"segment": "gold"}})
+    lake = tmp_path / "lake"
+    run = ingest(catalog=str(catalog), lake=str(lake), sources=["customers"])
+    [customers] = run.sources
+    assert customers.status is SourceStatus.PUBLISHED
+    total = len(_customers(catalog))
+    assert customers.rows_in == total
+    assert customers.rows_quarantined == 3
+    assert customers.rows_out == total - 3
+    rule = next(e for e in customers.expectations if e.rule_id == "known_segment")
+    assert (rule.action, rule.success, rule.blocking, rule.unexpected_count) == (
+        "quarantine",
+        False,
+        False,
+        3,
+    )
+
+    store = open_store(str(lake))
+    assert customers.quarantine_key == f"quarantine/customers/{run.run_id}/rows.parquet"
+    held = read_quarantine(store, "customers", run.run_id)
+    assert held.get_column("_lockgate_row").to_list() == [3, 41, 42]
+    assert held.get_column("_lockgate_failed_rules").to_list() == [["known_segment"]] * 3
+    published = query(layout.warehouse_path(str(lake)), "SELECT DISTINCT segment FROM customers ORDER BY 1")
+    assert published.to_series().to_list() == ["enterprise", "retail", "smb"]
+    assert "quarantined rows: 3" in _artifact_markdown("lockgate-customers")

@@ -23,10 +23,21 @@ def _result(status: SourceStatus) -> SourceResult:
                 rule_id="ltv", expectation="expect_x", column="ltv", severity="error", success=True
             ),
             ExpectationLine(
+                rule_id="seg",
+                expectation="expect_z",
+                column="seg",
+                severity="error",
+                action="quarantine",
+                success=False,
+                unexpected_count=1,
+                element_count=10,
+            ),
+            ExpectationLine(
                 rule_id="email|re",
                 expectation="expect_y",
                 column="email",
                 severity="warn",
+                action="warn",
                 success=False,
                 unexpected_count=2,
                 element_count=10,
@@ -42,9 +53,10 @@ def test_markdown_lists_status_counts_rules_and_masking() -> None:
     assert markdown.startswith("# customers\n")
     assert "published curated version 1" in markdown
     assert "rows in: 10; rows out: 10" in markdown
-    assert "## Expectations: 1/2 passed" in markdown
+    assert "## Expectations: 1/3 passed" in markdown
     assert "| `email\\|re` | warn | warn | 2 | 10 |" in markdown  # pipes in ids cannot break the table
     assert "| `card` | partial |" in markdown
+    assert "| `seg` | error | quarantine | 1 | 10 |" in markdown
 
 
 def test_stopped_result_shows_the_stop_line() -> None:

@@ -1,0 +1,109 @@
+"""Row quarantine: which rows broke which rules, computed columnar, so the rest of a batch can go on.
+
+A rule with ``action: quarantine`` sets its failing rows aside instead of stopping the line. Great
+Expectations reports how many rows failed but not which (we never ask it for values), so the failing
+rows are found again with one polars expression per rule, written to mirror GX's semantics for that
+expectation: nulls are ignored by every map expectation except ``not_be_null``, ``mostly`` is judged by
+GX's own result. Only expectations that judge single rows can quarantine; ``check_contract`` refuses the
+others. The tests compare each expression's count with GX's ``unexpected_count`` on the same data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from contracts.model import Action
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from contracts.model import QualityRule
+    from contracts.validation import ValidationReport
+
+ROW_NUMBER = "_lockgate_row"
+FAILED_RULES = "_lockgate_failed_rules"
+
+
+def _between(col: pl.Expr, kwargs: dict[str, Any]) -> pl.Expr:
+    low, high = kwargs.get("min_value"), kwargs.get("max_value")
+    bad = pl.lit(False)
+    if low is not None:
+        bad = bad | ((col <= low) if kwargs.get("strict_min") else (col < low))
+    if high is not None:
+        bad = bad | ((col >= high) if kwargs.get("strict_max") else (col > high))
+    return bad
+
+
+def _lengths_between(col: pl.Expr, kwargs: dict[str, Any]) -> pl.Expr:
+    return _between(col.cast(pl.String).str.len_chars(), kwargs)
+
+
+# Each builder returns "this non-null value fails"; nulls are handled once, below.
+_FAILS: dict[str, Callable[[pl.Expr, dict[str, Any]], pl.Expr]] = {
+    "expect_column_values_to_be_between": _between,
+    "expect_column_values_to_be_in_set": lambda col, kw: ~col.is_in(list(kw["value_set"])),
+    "expect_column_values_to_not_be_in_set": lambda col, kw: col.is_in(list(kw["value_set"])),
+    "expect_column_values_to_match_regex": lambda col, kw: ~col.cast(pl.String).str.contains(kw["regex"]),
+    "expect_column_values_to_not_match_regex": lambda col, kw: col.cast(pl.String).str.contains(kw["regex"]),
+    "expect_column_value_lengths_to_equal": lambda col, kw: (
+        col.cast(pl.String).str.len_chars() != kw["value"]
+    ),
+    "expect_column_value_lengths_to_be_between": _lengths_between,
+    "expect_column_values_to_be_unique": lambda col, kw: col.is_duplicated(),
+}
+NULL_RULE = "expect_column_values_to_not_be_null"
+ROW_LEVEL_EXPECTATIONS = frozenset({*_FAILS, NULL_RULE})
+
+
+def failing_rows(rule: QualityRule) -> pl.Expr:
+    """Boolean expression: the row breaks `rule` (as GX counts unexpected rows)."""
+    if rule.expectation not in ROW_LEVEL_EXPECTATIONS or rule.column is None:
+        raise ValueError(f"{rule.expectation} does not judge single rows, so it cannot quarantine them")
+    col = pl.col(rule.column)
+    if rule.expectation == NULL_RULE:
+        return col.is_null()
+    return col.is_not_null() & _FAILS[rule.expectation](col, rule.kwargs).fill_null(False)
+
+
+@dataclass(frozen=True)
+class Quarantine:
+    """A batch split in two: rows that go on, and rows set aside with the ids of the rules they broke."""
+
+    kept: pl.DataFrame
+    quarantined: pl.DataFrame  # the rows as conformed, plus ROW_NUMBER (1-based) and FAILED_RULES
+    counts: dict[str, int] = field(default_factory=dict)  # rule id → rows it set aside
+
+
+def split(frame: pl.DataFrame, rules: list[QualityRule], report: ValidationReport) -> Quarantine:
+    """Set aside the rows that broke quarantine rules (GX counted unexpected rows for them).
+
+    A quarantine rule whose failures exceed its ``mostly`` threshold is not handled here: GX judged the
+    rule failed, and the validation report counts it as blocking.
+    """
+    outcomes = {o.rule_id: o for o in report.outcomes}
+    active = [
+        rule
+        for rule in rules
+        if rule.on_failure is Action.QUARANTINE
+        and rule.rule_id in outcomes
+        and (outcomes[rule.rule_id].unexpected_count or 0) > 0
+    ]
+    if not active:
+        return Quarantine(kept=frame, quarantined=frame.clear())
+    flags = frame.select(*(failing_rows(rule).alias(rule.rule_id) for rule in active))
+    failed = pl.concat_list(
+        [pl.when(pl.col(rule.rule_id)).then(pl.lit(rule.rule_id)).otherwise(None) for rule in active]
+    ).list.drop_nulls()
+    marked = frame.with_columns(
+        pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias(ROW_NUMBER),
+        flags.select(failed.alias(FAILED_RULES)).to_series(),
+    )
+    bad = pl.col(FAILED_RULES).list.len() > 0
+    return Quarantine(
+        kept=marked.filter(~bad).drop(ROW_NUMBER, FAILED_RULES),
+        quarantined=marked.filter(bad),
+        counts={rule.rule_id: int(flags.get_column(rule.rule_id).sum()) for rule in active},
+    )
