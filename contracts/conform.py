@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 MAX_ROWS_LISTED = 5
 
-IssueKind = Literal["missing", "extra", "type"]
+IssueKind = Literal["missing", "extra", "retyped", "type"]
 
 DTYPES: dict[LogicalType, pl.DataType] = {
     LogicalType.STRING: pl.String(),
@@ -169,6 +169,26 @@ def _binary_as_text(frame: pl.DataFrame) -> pl.DataFrame:
     return frame
 
 
+def _natural(dtype: pl.DataType, logical: LogicalType) -> bool:
+    """Whether a typed source's column type is one this logical type is normally delivered as.
+
+    Text (and binary, and all-null) columns are carriers for any type: CSV has nothing else.
+    """
+    if isinstance(dtype, pl.String | pl.Binary | pl.Null):
+        return True
+    if logical is LogicalType.STRING:
+        return isinstance(dtype, pl.Categorical | pl.Enum)
+    if logical is LogicalType.INTEGER:
+        return dtype.is_integer()
+    if logical is LogicalType.NUMBER:
+        return dtype.is_numeric()
+    if logical is LogicalType.BOOLEAN:
+        return isinstance(dtype, pl.Boolean)
+    if logical is LogicalType.DATE:
+        return isinstance(dtype, pl.Date)
+    return isinstance(dtype, pl.Datetime | pl.Date)
+
+
 def _rows_text(rows: list[int], count: int) -> str:
     listed = ", ".join(str(r) for r in rows)
     more = ", …" if count > len(rows) else ""
@@ -179,6 +199,7 @@ def conform(frame: pl.DataFrame, contract: Contract) -> ConformResult:
     """Cast the frame to the contract's columns and types, and say (without values) what did not fit."""
     issues: list[SchemaIssue] = []
     frame = _binary_as_text(frame)
+    policy = contract.table.drift
     wanted = {prop.name for prop in contract.columns}
     extra = [name for name in frame.columns if name not in wanted]
 
@@ -189,11 +210,20 @@ def conform(frame: pl.DataFrame, contract: Contract) -> ConformResult:
         if prop.name not in frame.columns:
             near = [n for n in extra if n.lower() == prop.name.lower()]
             hint = f" (the data has {near[0]}: column names are case-sensitive)" if near else ""
-            message = f"column {prop.name}: required by the contract but missing from the data{hint}"
-            issues.append(SchemaIssue(prop.name, "missing", message, blocking=True))
+            blocking = policy.missing_columns == "block"
+            outcome = "" if blocking else "; filled with nulls (missingColumns: null)"
+            message = f"column {prop.name}: in the contract but missing from the data{hint}{outcome}"
+            issues.append(SchemaIssue(prop.name, "missing", message, blocking=blocking))
             casts.append(pl.lit(None, dtype=DTYPES[prop.logical_type]).alias(prop.name))
             continue
-        cast, mask = _cast(prop.name, frame.schema[prop.name], prop.logical_type)
+        dtype = frame.schema[prop.name]
+        if not _natural(dtype, prop.logical_type):
+            blocking = policy.retyped_columns == "block"
+            outcome = "" if blocking else "; cast (retypedColumns: cast)"
+            said = prop.logical_type.value
+            message = f"column {prop.name}: delivered as {dtype}, the contract says {said}{outcome}"
+            issues.append(SchemaIssue(prop.name, "retyped", message, blocking=blocking))
+        cast, mask = _cast(prop.name, dtype, prop.logical_type)
         casts.append(cast)
         present.append(mask.alias(prop.name))
         checked.append(prop.name)
@@ -214,7 +244,13 @@ def conform(frame: pl.DataFrame, contract: Contract) -> ConformResult:
                 )
                 issues.append(SchemaIssue(name, "type", message, blocking=True, rows=rows))
     for name in extra:
-        issues.append(
-            SchemaIssue(name, "extra", f"column {name}: not in the contract; dropped", blocking=False)
-        )
+        if policy.new_columns == "block":
+            message = (
+                f"column {name}: in the data but not in the contract (add it, or set drift.newColumns: drop)"
+            )
+            issues.append(SchemaIssue(name, "extra", message, blocking=True))
+        else:
+            issues.append(
+                SchemaIssue(name, "extra", f"column {name}: not in the contract; dropped", blocking=False)
+            )
     return ConformResult(out, issues)

@@ -284,6 +284,24 @@ class QualityRule(StrictModel):
         return f"{self.expectation}:{self.column}" if self.column else self.expectation
 
 
+class DriftPolicy(StrictModel):
+    """What to do when the data's columns drift from the contract; every kind blocks unless allowed."""
+
+    new_columns: Literal["block", "drop"] = Field(
+        "block", alias="newColumns", description="Columns in the data but not in the contract."
+    )
+    missing_columns: Literal["block", "null"] = Field(
+        "block",
+        alias="missingColumns",
+        description="Contract columns absent from the data; 'null' fills them with nulls (rules apply).",
+    )
+    retyped_columns: Literal["block", "cast"] = Field(
+        "block",
+        alias="retypedColumns",
+        description="Typed sources (Parquet, NDJSON, PostgreSQL) delivering a column as another type.",
+    )
+
+
 class SchemaObject(StrictModel):
     """The dataset's table: its columns and its quality rules."""
 
@@ -292,6 +310,7 @@ class SchemaObject(StrictModel):
     description: str | None = None
     properties: list[Property] = Field(min_length=1)
     quality: list[QualityRule] = Field(default_factory=list)
+    drift: DriftPolicy = Field(default_factory=DriftPolicy, description="Schema drift handling.")
 
     @model_validator(mode="after")
     def _unique_names(self) -> SchemaObject:

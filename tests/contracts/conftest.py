@@ -19,14 +19,21 @@ if _HERE not in sys.path:
     sys.path.append(_HERE)
 
 
-def build_contract(properties: list[dict[str, Any]], quality: list[dict[str, Any]] | None = None) -> Contract:
+def build_contract(
+    properties: list[dict[str, Any]],
+    quality: list[dict[str, Any]] | None = None,
+    drift: dict[str, str] | None = None,
+) -> Contract:
+    schema: dict[str, Any] = {"name": "people", "properties": properties, "quality": quality or []}
+    if drift is not None:
+        schema["drift"] = drift
     return Contract.model_validate(
         {
             "apiVersion": "v3.1.0",
             "kind": "DataContract",
             "id": "people",
             "version": "1.0.0",
-            "schema": [{"name": "people", "properties": properties, "quality": quality or []}],
+            "schema": [schema],
         }
     )
 

@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     MakeContract = Callable[..., Contract]
 
 
+# Typed sources delivering columns as another kind of type, allowed: the tests below are about casting.
+CASTING = {"retypedColumns": "cast"}
+
 ALL_TYPES = [
     {"name": "id", "logicalType": "integer"},
     {"name": "score", "logicalType": "number"},
@@ -39,7 +42,7 @@ def test_csv_text_is_cast_to_every_logical_type(make_contract: MakeContract) -> 
             "seen": ["2024-01-02T03:04:05Z", "2024-01-02 03:04:05.25+03:00", "2024-01-02"],
         }
     )
-    result = conform(frame, make_contract(ALL_TYPES))
+    result = conform(frame, make_contract(ALL_TYPES, drift=CASTING))
 
     assert result.issues == []
     assert result.frame.columns == ["id", "score", "active", "born", "seen", "email"]  # contract order
@@ -73,8 +76,8 @@ def test_typed_input_passes_through_and_whole_floats_become_integers(make_contra
             "email": ["a", "b", None],
         }
     )
-    result = conform(frame, make_contract(ALL_TYPES))
-    assert result.issues == []
+    result = conform(frame, make_contract(ALL_TYPES, drift=CASTING))
+    assert [(i.column, i.kind, i.blocking) for i in result.issues] == [("id", "retyped", False)]
     assert result.frame["id"].to_list() == [1, 2, None]
     assert result.frame["score"].dtype == pl.Float64
     assert result.frame["seen"][0] == datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -129,15 +132,17 @@ def test_typed_values_that_would_change_meaning_are_refused(
     make_contract: MakeContract, logical, values, bad_rows
 ) -> None:
     frame = pl.DataFrame({"v": values}, strict=False)
-    [issue] = conform(frame, make_contract([{"name": "v", "logicalType": logical}])).issues
+    issues = conform(frame, make_contract([{"name": "v", "logicalType": logical}], drift=CASTING)).issues
+    [issue] = [i for i in issues if i.kind == "type"]
     assert issue.kind == "type"
     assert issue.rows == bad_rows
 
 
-def test_missing_column_blocks_and_extra_column_is_dropped(make_contract: MakeContract) -> None:
+def test_missing_column_blocks_and_extra_column_is_dropped_when_allowed(make_contract: MakeContract) -> None:
     frame = pl.DataFrame({"ID": ["1"], "email": ["a@example.com"], "note": ["hi"]})
     contract = make_contract(
-        [{"name": "id", "logicalType": "integer"}, {"name": "email", "logicalType": "string"}]
+        [{"name": "id", "logicalType": "integer"}, {"name": "email", "logicalType": "string"}],
+        drift={"newColumns": "drop"},
     )
     result = conform(frame, contract)
 
@@ -182,5 +187,35 @@ def test_nested_and_binary_values_fit_text_only_when_they_are_text(make_contract
         }
     )
     result = conform(frame, contract)
-    assert {(i.column, tuple(i.rows)) for i in result.issues} == {("tags", (1,)), ("raw_bytes", (1, 2))}
+    typed = {(i.column, tuple(i.rows)) for i in result.issues if i.kind == "type"}
+    assert typed == {("tags", (1,)), ("raw_bytes", (1, 2))}
     assert result.frame["utf8_bytes"][0] == datetime(2024, 1, 1, 10, tzinfo=UTC)
+
+
+def test_drift_blocks_by_default_and_each_kind_can_be_allowed(make_contract: MakeContract) -> None:
+    frame = pl.DataFrame({"id": [1.0, 2.0], "amount": ["3.5", "4"], "extra": ["x", "y"]})
+    props = [
+        {"name": "id", "logicalType": "integer"},
+        {"name": "amount", "logicalType": "number"},
+        {"name": "gone", "logicalType": "string"},
+    ]
+    strict = conform(frame, make_contract(props))
+    assert {(i.column, i.kind, i.blocking) for i in strict.issues} == {
+        ("id", "retyped", True),
+        ("gone", "missing", True),
+        ("extra", "extra", True),
+    }
+    assert "delivered as Float64, the contract says integer" in next(
+        str(i) for i in strict.issues if i.column == "id"
+    )
+
+    lenient = conform(
+        frame,
+        make_contract(
+            props, drift={"newColumns": "drop", "missingColumns": "null", "retypedColumns": "cast"}
+        ),
+    )
+    assert [i.blocking for i in lenient.issues] == [False, False, False]
+    assert lenient.frame.columns == ["id", "amount", "gone"]
+    assert lenient.frame["id"].to_list() == [1, 2]
+    assert lenient.frame["gone"].to_list() == [None, None]
