@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from flows.results import RunResult, SourceStatus
@@ -116,6 +117,8 @@ def _print_run(run: RunResult) -> None:
                 )
         elif r.status is SourceStatus.FAILED:
             console.print(f"[red]❌ {r.source}: {r.error}[/red]", markup=False)
+        for note in r.schema_notes:
+            console.print(f"[yellow]⚠ {r.source}: {escape(note)}[/]", highlight=False)
         if r.rows_quarantined:
             console.print(
                 f"[yellow]⚠ {r.source}: {r.rows_quarantined} row(s) quarantined → {r.quarantine_key}[/]",

@@ -92,6 +92,7 @@ class Batch:
     rows_in: int | None = None
     rows_quarantined: int = 0
     quarantine_key: str | None = None
+    schema_notes: list[str] = field(default_factory=list)  # drift the contract allows
 
 
 def new_run_id() -> str:
@@ -182,9 +183,9 @@ def validate_task(batch: Batch, lake: str) -> Batch:
     contract = batch.source.contract
     conformed = conform(batch.frame, contract)
     blocking = [str(issue) for issue in conformed.issues if issue.blocking]
-    for issue in conformed.issues:
-        if not issue.blocking:
-            get_run_logger().warning("%s: %s", batch.source.name, issue)
+    batch.schema_notes = [str(issue) for issue in conformed.issues if not issue.blocking]
+    for note in batch.schema_notes:
+        get_run_logger().warning("%s: %s", batch.source.name, note)
     if blocking:
         raise StopLine(batch.source.name, blocking, None)
     report = validate(conformed.frame, contract)
@@ -370,6 +371,7 @@ def _source_result(source: Source, run_id: str, futures: dict[str, Any]) -> Sour
             result.note = batch.note or None
             result.rows_in = batch.rows_in
             result.rows_quarantined, result.quarantine_key = batch.rows_quarantined, batch.quarantine_key
+            result.schema_notes = list(batch.schema_notes)
             result.expectations = _expectation_lines(batch.report)
             result.masked_columns = dict(batch.masked_columns)
             if step == "publish":

@@ -41,6 +41,9 @@ def source_markdown(result: SourceResult) -> str:
     if result.schema_issues:
         lines += ["", "## Schema", ""]
         lines += [f"- {_cell(issue)}" for issue in result.schema_issues]
+    if result.schema_notes:
+        lines += ["", "## Schema drift (allowed by the contract)", ""]
+        lines += [f"- {_cell(note)}" for note in result.schema_notes]
     if result.pii_findings:
         lines += ["", "## Personal data in clear", ""]
         lines += [f"- {_cell(finding)}" for finding in result.pii_findings]
