@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import logging
 import re
+import shutil
 import threading
 import uuid
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -207,21 +209,66 @@ def _blocks(rule: QualityRule, outcome: dict[str, Any]) -> bool:
     return False
 
 
-def validate(frame: pl.DataFrame, contract: Contract) -> ValidationReport:
-    """Run every rule of the contract (implicit and explicit) on the frame."""
-    rules = all_rules(contract)
-    if not rules:
-        return ValidationReport(row_count=frame.height, outcomes=[])
-    suite = build_suite(contract)
-    context = _new_context()
-    name = f"lockgate-{contract.id}-{uuid.uuid4().hex}"
+def _docs_site(context: Any) -> Path | None:
+    """The folder of the ephemeral context's Data Docs site (GX makes a temporary one per context)."""
+    for site in context.get_docs_sites_urls():
+        url = site.get("site_url") or ""
+        if url.startswith("file://"):
+            return Path(url.removeprefix("file://")).parent
+    return None
+
+
+def _run(context: Any, name: str, suite: Any, frame: pl.DataFrame, data_docs: bool) -> Any:
+    """Validate one batch; with `data_docs`, through a checkpoint that also renders the HTML report."""
+    import great_expectations as gx
+
     batch_definition = (
         context.data_sources.add_pandas(name)
         .add_dataframe_asset(name)
         .add_batch_definition_whole_dataframe(name)
     )
-    batch = batch_definition.get_batch(batch_parameters={"dataframe": to_pandas(frame)})
-    result = batch.validate(suite, result_format=RESULT_FORMAT)
+    parameters = {"dataframe": to_pandas(frame)}
+    if not data_docs:
+        return batch_definition.get_batch(batch_parameters=parameters).validate(
+            suite, result_format=RESULT_FORMAT
+        )
+    suite = context.suites.add(suite)
+    definition = context.validation_definitions.add(
+        gx.ValidationDefinition(name=name, data=batch_definition, suite=suite)
+    )
+    checkpoint = context.checkpoints.add(
+        gx.Checkpoint(
+            name=name,
+            validation_definitions=[definition],
+            actions=[gx.checkpoint.UpdateDataDocsAction(name="data-docs")],
+            result_format=RESULT_FORMAT,
+        )
+    )
+    [result] = checkpoint.run(batch_parameters=parameters).run_results.values()
+    return result
+
+
+def validate(frame: pl.DataFrame, contract: Contract, *, data_docs: Path | None = None) -> ValidationReport:
+    """Run every rule of the contract (implicit and explicit) on the frame.
+
+    With `data_docs`, GX's HTML report of this validation (Data Docs) is written into that folder. It is
+    rendered from SUMMARY results without unexpected values, so it holds counts, not data.
+    """
+    rules = all_rules(contract)
+    if not rules:
+        return ValidationReport(row_count=frame.height, outcomes=[])
+    suite = build_suite(contract, name=f"{contract.id}-{contract.version}")
+    context = _new_context()
+    name = f"lockgate-{contract.id}-{uuid.uuid4().hex}"
+    try:
+        result = _run(context, name, suite, frame, data_docs is not None)
+        site = _docs_site(context)
+        if data_docs is not None and site is not None:
+            shutil.copytree(site, data_docs, dirs_exist_ok=True)
+    finally:
+        site = _docs_site(context)
+        if site is not None:  # GX leaves the ephemeral site's temporary folder behind otherwise
+            shutil.rmtree(site, ignore_errors=True)
 
     by_rule = {r.expectation_config.meta.get("rule_id"): r for r in result.results}
     names = {prop.name for prop in contract.columns} | set(frame.columns)

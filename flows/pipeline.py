@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 from prefect import flow, get_run_logger, task, unmapped
-from prefect.artifacts import create_markdown_artifact
+from prefect.artifacts import create_link_artifact, create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
@@ -35,6 +35,7 @@ from sources.connectors import read_frame
 from sources.extract import extract
 from storage import layout
 from storage.curated import CuratedVersion, current_version, history, list_versions, publish, read_current
+from storage.docs import publish_docs
 from storage.quarantine import write_quarantine
 from storage.raw import RawManifest, land_raw, verify_raw, write_manifest
 from storage.state import read_state, write_state
@@ -93,6 +94,7 @@ class Batch:
     rows_quarantined: int = 0
     quarantine_key: str | None = None
     schema_notes: list[str] = field(default_factory=list)  # drift the contract allows
+    docs_uri: str | None = None  # the run's Data Docs index page in the lake
 
 
 def new_run_id() -> str:
@@ -100,6 +102,11 @@ def new_run_id() -> str:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     run = flow_run.get_id()
     return f"{stamp}-{str(run)[:8]}" if run else stamp
+
+
+def _browsable(uri: str) -> str:
+    """A link a browser opens: local lake paths become file:// URLs, s3:// stays as it is."""
+    return uri if "://" in uri else Path(uri).resolve().as_uri()
 
 
 def _has_pii(source: Source) -> bool:
@@ -188,7 +195,21 @@ def validate_task(batch: Batch, lake: str) -> Batch:
         get_run_logger().warning("%s: %s", batch.source.name, note)
     if blocking:
         raise StopLine(batch.source.name, blocking, None)
-    report = validate(conformed.frame, contract)
+    with tempfile.TemporaryDirectory(prefix="lockgate-docs-") as docs:
+        report = validate(conformed.frame, contract, data_docs=Path(docs) / "site")
+        batch.docs_uri = publish_docs(
+            open_store(lake),
+            batch.source.name,
+            batch.run_id,
+            Path(docs) / "site",
+            sensitivity=batch.source.passport.sensitivity.value,
+        )
+    create_link_artifact(
+        key=f"lockgate-docs-{batch.source.name.replace('_', '-')}",
+        link=_browsable(batch.docs_uri),
+        link_text=f"Data Docs: {batch.source.name}",
+        description=f"Great Expectations Data Docs for run {batch.run_id}",
+    )
     batch.frame, batch.report = conformed.frame, report
     for outcome in report.warnings:
         get_run_logger().warning("%s: rule %s failed (warn)", batch.source.name, outcome.rule_id)
@@ -372,6 +393,7 @@ def _source_result(source: Source, run_id: str, futures: dict[str, Any]) -> Sour
             result.rows_in = batch.rows_in
             result.rows_quarantined, result.quarantine_key = batch.rows_quarantined, batch.quarantine_key
             result.schema_notes = list(batch.schema_notes)
+            result.docs_uri = batch.docs_uri
             result.expectations = _expectation_lines(batch.report)
             result.masked_columns = dict(batch.masked_columns)
             if step == "publish":

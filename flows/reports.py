@@ -36,6 +36,8 @@ def source_markdown(result: SourceResult) -> str:
         lines.append(f"- extract: {_cell(result.note)}")
     if result.rows_quarantined:
         lines.append(f"- quarantined rows: {result.rows_quarantined} (`{result.quarantine_key}`)")
+    if result.docs_uri:
+        lines.append(f"- Data Docs: {result.docs_uri}")
     if result.curated_key:
         lines.append(f"- curated: `{result.curated_key}`")
     if result.schema_issues:

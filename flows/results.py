@@ -44,6 +44,7 @@ class SourceResult(BaseModel):
     note: str | None = None  # what the connector extracted, e.g. "no new rows since watermark"
     schema_issues: list[str] = Field(default_factory=list)
     schema_notes: list[str] = Field(default_factory=list)  # schema drift the contract allows
+    docs_uri: str | None = None  # Great Expectations Data Docs of this run
     pii_findings: list[str] = Field(default_factory=list)  # column and kind of PII found in clear
     expectations: list[ExpectationLine] = Field(default_factory=list)
     masked_columns: dict[str, str] = Field(default_factory=dict)

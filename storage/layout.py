@@ -71,6 +71,11 @@ def raw_index_key(source: str, sha256: str) -> str:
     return f"{raw_index_prefix(source)}{sha256}.json"
 
 
+def docs_prefix(source: str, run_id: str) -> str:
+    """Great Expectations Data Docs (HTML) of one run's validation of one source."""
+    return f"docs/{_segment(source, 'source')}/{_segment(run_id, 'run id')}/"
+
+
 def quarantine_key(source: str, run_id: str) -> str:
     """Rows a run set aside because they broke quarantine rules."""
     return f"quarantine/{_segment(source, 'source')}/{_segment(run_id, 'run id')}/rows.parquet"

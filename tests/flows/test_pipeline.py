@@ -116,6 +116,18 @@ def test_example_catalog_end_to_end(catalog: Path, tmp_path: Path, hash_key: byt
     assert str(len(source_rows)) in markdown
     assert not [value for value in planted if value in markdown]
 
+    # Great Expectations Data Docs of the run, in the lake and linked from the Prefect UI.
+    assert customers.docs_uri == str(lake / "docs" / "customers" / run.run_id / "index.html")
+    assert (lake / "docs" / "customers" / run.run_id / "index.html").is_file()
+    assert f"Data Docs: {customers.docs_uri}" in markdown
+    with get_client(sync_client=True) as client:
+        [link] = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["lockgate-docs-customers"])),
+            sort=ArtifactSort.CREATED_DESC,
+            limit=1,
+        )
+    assert str(link.data).startswith("[Data Docs: customers](file://")
+
     # Same input, same contract: nothing new is published.
     again = ingest(catalog=str(catalog), lake=str(lake))
     assert {r.status for r in again.sources} == {SourceStatus.UNCHANGED}

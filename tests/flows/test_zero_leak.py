@@ -2,7 +2,7 @@
 
 Declared PII columns, free text with e-mails, phones and names inside, and an undeclared column are
 all checked against everything a run produces: curated Parquet, the DuckDB warehouse, the Prefect logs
-and artifacts, and what the command line prints.
+and artifacts, the Great Expectations Data Docs, and what the command line prints.
 """
 
 from __future__ import annotations
@@ -82,6 +82,9 @@ def test_no_planted_pii_anywhere_downstream(catalog: Path, tmp_path: Path, hash_
         [flow_run] = client.read_flow_runs(limit=1, sort="START_TIME_DESC")
         logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run.id])))
         artifacts = client.read_artifacts()
+    docs = "\n".join(p.read_text(encoding="utf-8", errors="replace") for p in (lake / "docs").rglob("*.html"))
+    assert "Expectation" in docs
+    assert _leaked(planted, docs) == []
     assert logs, "the run logged nothing?"
     assert _leaked(planted, "\n".join(log.message for log in logs)) == []
     assert _leaked(planted, "\n".join(str(a.data) for a in artifacts)) == []
