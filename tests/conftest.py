@@ -18,3 +18,6 @@ for name, value in {
     "GX_ANALYTICS_ENABLED": "false",
 }.items():
     os.environ[name] = value
+
+# Fixtures for a real S3 server, usable from every test folder.
+pytest_plugins = ["testkit.s3_fixtures"]

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from phonenumbers import Leniency, PhoneNumberMatcher
 
-from contracts.model import PiiKind
+from contracts.model import DETECTABLE_PII, PiiKind
 from contracts.pii import validators as v
 from contracts.pii.names import person_spans
 
@@ -33,16 +33,7 @@ if TYPE_CHECKING:
 
     import polars as pl
 
-REGEX_KINDS: tuple[str, ...] = (
-    PiiKind.EMAIL,
-    PiiKind.PHONE,
-    PiiKind.CARD,
-    PiiKind.INN,
-    PiiKind.SNILS,
-    PiiKind.PASSPORT_RU,
-    PiiKind.IBAN,
-    PiiKind.IP,
-)
+REGEX_KINDS: tuple[str, ...] = tuple(kind for kind in DETECTABLE_PII if kind is not PiiKind.PERSON_NAME)
 # Everything the scanner can find; address, birth_date and other have no reliable pattern.
 DETECTABLE_KINDS: tuple[str, ...] = (*REGEX_KINDS, PiiKind.PERSON_NAME, PiiKind.FREE_TEXT)
 SPAN_KINDS: tuple[str, ...] = (*REGEX_KINDS, PiiKind.PERSON_NAME)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import boto3
 import pytest
-from testkit.aws import point_aws_at, start_s3_server
+from testkit.aws import point_aws_at
 from typer.testing import CliRunner
 
 from flows.cli import app
@@ -19,17 +19,9 @@ from storage.store import open_store
 from storage.warehouse import query
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
     from pathlib import Path
 
 pytestmark = pytest.mark.usefixtures("prefect_api", "hash_key")
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    server, endpoint = start_s3_server()
-    yield endpoint
-    server.stop()
 
 
 @pytest.fixture

@@ -11,18 +11,15 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING
 
-import boto3
 import psycopg
 import pytest
 from psycopg import sql
-from testkit.aws import TEST_SECRET, point_aws_at, start_s3_server
+from testkit.aws import TEST_SECRET
 from testkit.postgres import temporary_database
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from pathlib import Path
 
-    from botocore.client import BaseClient
 
 S3_SECRET = TEST_SECRET
 
@@ -48,32 +45,6 @@ def pg_schema(pg: psycopg.Connection) -> Iterator[str]:
     pg.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(name)))
     yield name
     pg.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(name)))
-
-
-@pytest.fixture(scope="session")
-def s3_endpoint() -> Iterator[str]:
-    server, endpoint = start_s3_server()
-    yield endpoint
-    server.stop()
-
-
-@pytest.fixture
-def aws_env(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
-    """Point boto3 (and the warehouse's DuckDB secret) at the test server, and nowhere else."""
-    point_aws_at(s3_endpoint, monkeypatch, tmp_path)
-    return s3_endpoint
-
-
-@pytest.fixture
-def s3_client(aws_env: str) -> BaseClient:
-    return boto3.client("s3")
-
-
-@pytest.fixture
-def bucket(s3_client: BaseClient) -> str:
-    name = f"lockgate-{uuid.uuid4().hex[:12]}"
-    s3_client.create_bucket(Bucket=name)
-    return name
 
 
 @pytest.fixture(scope="module")

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import socket
 import time
-import uuid
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-import boto3
 import pytest
 from moto.server import ThreadedMotoServer
-from testkit.aws import TEST_SECRET, point_aws_at, start_s3_server
+from testkit.aws import TEST_SECRET, point_aws_at
 
 from storage.store import ObjectStore, open_store
 
@@ -25,32 +23,6 @@ if TYPE_CHECKING:
     from botocore.client import BaseClient
 
 SECRET = TEST_SECRET
-
-
-@pytest.fixture(scope="session")
-def s3_endpoint() -> Iterator[str]:
-    server, endpoint = start_s3_server()
-    yield endpoint
-    server.stop()
-
-
-@pytest.fixture
-def aws_env(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
-    """Point boto3 (and the warehouse's DuckDB secret) at the test server, and nowhere else."""
-    point_aws_at(s3_endpoint, monkeypatch, tmp_path)
-    return s3_endpoint
-
-
-@pytest.fixture
-def s3_client(aws_env: str) -> BaseClient:
-    return boto3.client("s3")
-
-
-@pytest.fixture
-def bucket(s3_client: BaseClient) -> str:
-    name = f"lockgate-{uuid.uuid4().hex[:12]}"
-    s3_client.create_bucket(Bucket=name)
-    return name
 
 
 @pytest.fixture(params=["local", "s3"])
