@@ -22,6 +22,8 @@ COLUMN_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,62}$"
 
 
 class StrictModel(BaseModel):
+    """Base for every catalog model (passports too): unknown keys are mistakes, not extensions."""
+
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 

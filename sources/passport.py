@@ -16,8 +16,6 @@ from typing import Annotated, Literal
 from croniter import croniter
 from pydantic import (
     AfterValidator,
-    BaseModel,
-    ConfigDict,
     EmailStr,
     Field,
     ValidationInfo,
@@ -25,6 +23,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from contracts.model import StrictModel
 
 SLUG_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
@@ -42,12 +42,6 @@ Slug = Annotated[
     AfterValidator(_slug),
     WithJsonSchema({"type": "string", "pattern": SLUG_RE.pattern, "description": "Lower-case slug."}),
 ]
-
-
-class StrictModel(BaseModel):
-    """Base for every catalog model: unknown keys are mistakes, not extensions."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
 class LegalBasis(StrEnum):
