@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from flows.bench import bench
 from flows.contract_cli import contract_app
 from flows.results import RunResult, SourceStatus
 from sources.diagnostics import CatalogError
@@ -187,6 +188,7 @@ def sql(
 pii_app = typer.Typer(help="Find personal data in files.", no_args_is_help=True)
 app.add_typer(pii_app, name="pii")
 app.add_typer(contract_app, name="contract")
+app.command("bench")(bench)
 
 _FORMATS = {
     ".csv": "csv",
