@@ -237,12 +237,20 @@ def validate_task(batch: Batch, lake: str) -> Batch:
 
 @task(name="mask", cache_policy=NO_CACHE)
 def mask_task(batch: Batch, keys: dict[str, bytes]) -> Batch:
-    """Apply the contract's masking rules; only masked data goes further."""
+    """Apply the contract's masking rules; only masked data goes further.
+
+    Keyed rules are recorded with the key's id (``hash:3fa1…``), so the curated version says which key
+    made its pseudonyms, and rotating a key publishes a new version even from the same raw input.
+    """
     if batch.empty:
         return batch
     assert batch.frame is not None
     result = mask(batch.frame, batch.source.contract, keys)
-    batch.frame, batch.masked_columns = result.frame, result.applied
+    batch.frame = result.frame
+    batch.masked_columns = {
+        column: f"{rule}:{result.key_ids[column]}" if column in result.key_ids else rule
+        for column, rule in result.applied.items()
+    }
     return batch
 
 

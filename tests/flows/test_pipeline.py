@@ -19,6 +19,7 @@ from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 from prefect.client.schemas.sorting import ArtifactSort
 from typer.testing import CliRunner
 
+from contracts.keys import key_id
 from flows.cli import app
 from flows.pipeline import RunFailed, ingest
 from flows.results import RunResult, SourceStatus
@@ -94,7 +95,8 @@ def test_example_catalog_end_to_end(catalog: Path, tmp_path: Path, hash_key: byt
     digits_kept = first["card_number"][-4:]
     assert row["card_number"].endswith(digits_kept)
     assert set(row["card_number"][:-4]) == {"*"}
-    assert version.masked_columns["email"] == "hash"
+    assert version.masked_columns["email"] == f"hash:{key_id(hash_key)}"
+    assert version.masked_columns["card_number"] == "partial"
 
     # No declared PII value in clear anywhere in the curated layer or the warehouse.
     pii_columns = ["full_name", "email", "phone", "snils", "inn", "passport_number", "card_number"]
@@ -132,6 +134,23 @@ def test_example_catalog_end_to_end(catalog: Path, tmp_path: Path, hash_key: byt
     again = ingest(catalog=str(catalog), lake=str(lake))
     assert {r.status for r in again.sources} == {SourceStatus.UNCHANGED}
     assert [v.version for v in list_versions(store, "customers")] == [1]
+
+
+def test_rotating_the_hash_key_publishes_a_new_version(
+    catalog: Path, tmp_path: Path, hash_key: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lake = str(tmp_path / "lake")
+    ingest(catalog=str(catalog), lake=lake, sources=["stores"])
+    rotated = bytes(reversed(hash_key))
+    monkeypatch.setenv("LOCKGATE_HASH_KEY", rotated.hex())
+    [stores] = ingest(catalog=str(catalog), lake=lake, sources=["stores"]).sources
+    assert stores.status is SourceStatus.PUBLISHED
+    assert stores.raw_reused == 1  # the same raw bytes, masked with the new key
+    versions = list_versions(open_store(lake), "stores")
+    assert [v.masked_columns["manager_email"] for v in versions] == [
+        f"hash:{key_id(hash_key)}",
+        f"hash:{key_id(rotated)}",
+    ]
 
 
 def test_stop_line_keeps_curated_untouched_and_raw_landed(
