@@ -145,7 +145,9 @@ def land_raw_task(source: Source, lake: str, run_id: str) -> Batch:
     return Batch(source=source, run_id=run_id, raw=raw, note=note, new_state=extraction.state)
 
 
-@task(name="read", retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAYS, cache_policy=NO_CACHE)
+# Reading and validating are not retried: a malformed file or a failed rule fails the same way every time,
+# and a stop-line must not wait through backoff delays.
+@task(name="read", cache_policy=NO_CACHE)
 def read_task(batch: Batch, lake: str) -> Batch:
     """Parse the landed raw copies (not the originals) after checking their checksums, and record the row
     count in the manifest."""
@@ -180,7 +182,7 @@ def read_task(batch: Batch, lake: str) -> Batch:
     return batch
 
 
-@task(name="validate", retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAYS, cache_policy=NO_CACHE)
+@task(name="validate", cache_policy=NO_CACHE)
 def validate_task(batch: Batch, lake: str) -> Batch:
     """Conform to the contract's schema, then run its expectations; blocking failures stop the line,
     and rows that broke quarantine rules are set aside in the lake while the rest go on."""
