@@ -198,20 +198,23 @@ def validate_task(batch: Batch, lake: str) -> Batch:
     if blocking:
         raise StopLine(batch.source.name, blocking, None)
     with tempfile.TemporaryDirectory(prefix="lockgate-docs-") as docs:
-        report = validate(conformed.frame, contract, data_docs=Path(docs) / "site")
-        batch.docs_uri = publish_docs(
-            open_store(lake),
-            batch.source.name,
-            batch.run_id,
-            Path(docs) / "site",
-            sensitivity=batch.source.passport.sensitivity.value,
+        site = Path(docs) / "site"
+        report = validate(conformed.frame, contract, data_docs=site)
+        if site.is_dir():  # a contract without rules renders no report
+            batch.docs_uri = publish_docs(
+                open_store(lake),
+                batch.source.name,
+                batch.run_id,
+                site,
+                sensitivity=batch.source.passport.sensitivity.value,
+            )
+    if batch.docs_uri:
+        create_link_artifact(
+            key=f"lockgate-docs-{batch.source.name.replace('_', '-')}",
+            link=_browsable(batch.docs_uri),
+            link_text=f"Data Docs: {batch.source.name}",
+            description=f"Great Expectations Data Docs for run {batch.run_id}",
         )
-    create_link_artifact(
-        key=f"lockgate-docs-{batch.source.name.replace('_', '-')}",
-        link=_browsable(batch.docs_uri),
-        link_text=f"Data Docs: {batch.source.name}",
-        description=f"Great Expectations Data Docs for run {batch.run_id}",
-    )
     batch.frame, batch.report = conformed.frame, report
     for outcome in report.warnings:
         get_run_logger().warning("%s: rule %s failed (warn)", batch.source.name, outcome.rule_id)
