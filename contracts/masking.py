@@ -194,20 +194,15 @@ def mask(frame: pl.DataFrame, contract: Contract, keys: dict[str, bytes]) -> Mas
             exprs[prop.name] = redact_expr(prop.name, rule)
         elif isinstance(rule, PartialRule):
             exprs[prop.name] = partial_expr(prop.name, frame.schema[prop.name], rule)
-        elif isinstance(rule, HashRule):
+        elif isinstance(rule, HashRule | EncryptRule):
             if rule.key not in keys:
                 raise MissingKeyError(rule.key)
-            hashed[prop.name] = keys[rule.key]
+            (hashed if isinstance(rule, HashRule) else encrypted)[prop.name] = keys[rule.key]
             key_ids[prop.name] = key_id(keys[rule.key])
         elif isinstance(rule, DropRule):
             dropped.append(prop.name)
         elif isinstance(rule, GeneralizeRule):
             exprs[prop.name] = generalize_expr(prop.name, frame.schema[prop.name], rule)
-        elif isinstance(rule, EncryptRule):
-            if rule.key not in keys:
-                raise MissingKeyError(rule.key)
-            encrypted[prop.name] = keys[rule.key]
-            key_ids[prop.name] = key_id(keys[rule.key])
         elif isinstance(rule, RedactPiiRule):
             redacted[prop.name] = rule.kinds
 

@@ -37,7 +37,7 @@ from storage import layout
 from storage.curated import CuratedVersion, current_version, history, list_versions, publish, read_current
 from storage.docs import publish_docs
 from storage.quarantine import write_quarantine
-from storage.raw import RawManifest, land_raw, verify_raw, write_manifest
+from storage.raw import RawManifest, land_raw, verified_local_copies, write_manifest
 from storage.state import read_state, write_state
 from storage.store import ObjectStore, open_store
 from storage.warehouse import register_views
@@ -156,9 +156,7 @@ def read_task(batch: Batch, lake: str) -> Batch:
     store = open_store(lake)
     error: str | None = None
     try:
-        for raw in batch.raw:
-            verify_raw(store, raw)
-        with _local_copies(store, batch.raw) as paths:
+        with verified_local_copies(store, batch.raw) as paths:
             batch.frame = read_frame(batch.source.passport.connector, paths)
         batch.rows_in = batch.frame.height
     except Exception as exc:
@@ -346,30 +344,6 @@ def register_task(lake: str, source_names: list[str]) -> str:
     warehouse = layout.warehouse_path(lake)
     register_views(warehouse, views)
     return str(warehouse)
-
-
-class _local_copies:  # noqa: N801 - used as a context manager like a function
-    """Local paths of raw objects: the files themselves on a local lake, temp copies on S3."""
-
-    def __init__(self, store: ObjectStore, raw: list[RawFile]) -> None:
-        self.store, self.raw = store, raw
-        self._tmp: tempfile.TemporaryDirectory[str] | None = None
-
-    def __enter__(self) -> list[Path]:
-        local = [Path(self.store.uri(f.key)) for f in self.raw]
-        if all(p.is_file() for p in local):
-            return local
-        self._tmp = tempfile.TemporaryDirectory(prefix="lockgate-raw-")
-        paths = []
-        for f in self.raw:
-            path = Path(self._tmp.name) / f.name
-            self.store.download(f.key, path)
-            paths.append(path)
-        return paths
-
-    def __exit__(self, *exc: object) -> None:
-        if self._tmp is not None:
-            self._tmp.cleanup()
 
 
 def _expectation_lines(report: ValidationReport | None) -> list[ExpectationLine]:

@@ -36,6 +36,7 @@ from __future__ import annotations
 import hashlib
 import posixpath
 import tempfile
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -47,6 +48,7 @@ from storage.base import ObjectNotFound, ObjectStore, StorageError
 from storage.tags import access_tags
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from datetime import date
 
 _CHUNK = 1024 * 1024
@@ -271,6 +273,31 @@ def verify_raw(store: ObjectStore, raw: RawFile) -> None:
         actual, _size = _hash_stream(stream)
     if actual != raw.sha256:
         raise RawChecksumMismatch(raw.key, raw.sha256, actual)
+
+
+@contextmanager
+def verified_local_copies(store: ObjectStore, raw: list[RawFile]) -> Iterator[list[Path]]:
+    """Local files holding the raw objects, each checked against its landing checksum.
+
+    On a local lake these are the objects themselves (hashed in place); on S3 each object is streamed
+    once into a temporary file and hashed on the way, so it is never downloaded twice.
+    """
+    in_place = [Path(store.uri(f.key)) for f in raw]
+    if all(path.is_file() for path in in_place):
+        for f in raw:
+            verify_raw(store, f)
+        yield in_place
+        return
+    with tempfile.TemporaryDirectory(prefix="lockgate-raw-") as tmp:
+        paths = []
+        for f in raw:
+            path = Path(tmp) / f.name
+            with store.open_read(f.key) as stream, path.open("wb") as sink:
+                actual, _size = _hash_stream(stream, sink)
+            if actual != f.sha256:
+                raise RawChecksumMismatch(f.key, f.sha256, actual)
+            paths.append(path)
+        yield paths
 
 
 def raw_history(store: ObjectStore, source: str) -> list[RawManifest]:

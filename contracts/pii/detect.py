@@ -251,39 +251,32 @@ def regex_spans(text: str, kinds: Iterable[str] = REGEX_KINDS, hint: str | None 
             if span:
                 found.append(_Candidate(PiiKind.IBAN, *span, _PRIORITY["iban"]))
     if PiiKind.IP in wanted:
-        for pattern in (_IPV4, _IPV6):
-            found.extend(
-                _Candidate(PiiKind.IP, *m.span(), _PRIORITY["ip"])
-                for m in pattern.finditer(text)
-                if v.is_ip(m.group())
-            )
+        found.extend(_validated(text, PiiKind.IP, _IPV4, v.is_ip, "ip"))
+        found.extend(_validated(text, PiiKind.IP, _IPV6, v.is_ip, "ip"))
     if PiiKind.SNILS in wanted:
-        found.extend(
-            _Candidate(PiiKind.SNILS, *m.span(), _PRIORITY["snils_formatted"])
-            for m in _SNILS_FORMATTED.finditer(text)
-            if v.is_snils(m.group())
-        )
+        found.extend(_validated(text, PiiKind.SNILS, _SNILS_FORMATTED, v.is_snils, "snils_formatted"))
     if PiiKind.PHONE in wanted:
         found.extend(_phones(_blank(text, found)))
     if PiiKind.INN in wanted:
-        found.extend(
-            _Candidate(PiiKind.INN, *m.span(), _PRIORITY["inn"])
-            for m in _INN.finditer(text)
-            if v.is_inn(m.group())
-        )
+        found.extend(_validated(text, PiiKind.INN, _INN, v.is_inn, "inn"))
     if PiiKind.SNILS in wanted:
-        found.extend(
-            _Candidate(PiiKind.SNILS, *m.span(), _PRIORITY["snils"])
-            for m in _SNILS_BARE.finditer(text)
-            if v.is_snils(m.group())
-        )
+        found.extend(_validated(text, PiiKind.SNILS, _SNILS_BARE, v.is_snils, "snils"))
     if PiiKind.PASSPORT_RU in wanted:
         found.extend(
-            _Candidate(PiiKind.PASSPORT_RU, *m.span(), _PRIORITY["passport_ru"])
-            for m in _PASSPORT.finditer(text)
-            if v.is_passport_ru(m.group()) and _has_passport_context(text, m.start(), hint)
+            candidate
+            for candidate in _validated(text, PiiKind.PASSPORT_RU, _PASSPORT, v.is_passport_ru, "passport_ru")
+            if _has_passport_context(text, candidate.start, hint)
         )
     return found
+
+
+def _validated(
+    text: str, kind: PiiKind, pattern: re.Pattern[str], check: Callable[[str], bool], priority: str
+) -> list[_Candidate]:
+    """The matches of `pattern` in `text` that pass the kind's precise check (checksum, parser)."""
+    return [
+        _Candidate(kind, *m.span(), _PRIORITY[priority]) for m in pattern.finditer(text) if check(m.group())
+    ]
 
 
 def _blank(text: str, spans: list[_Candidate]) -> str:

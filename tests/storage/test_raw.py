@@ -24,6 +24,7 @@ from storage.raw import (
     land_raw,
     raw_history,
     read_manifest,
+    verified_local_copies,
     verify_raw,
     write_manifest,
 )
@@ -379,3 +380,14 @@ def test_find_landed_matches_checksums_in_any_order(store: ObjectStore, inputs: 
     assert [m.run_id for m in find_landed(store, "customers", [first[0].sha256])] == ["r3"]
     assert find_landed(store, "customers", ["0" * 64]) == []
     assert find_landed(store, "stores", sums) == []
+
+
+def test_verified_local_copies_hold_the_landed_bytes_and_catch_corruption(
+    store: ObjectStore, inputs: list[Path], overwrite: Callable[[str, bytes], None]
+) -> None:
+    landed = land_raw(store, "people", "run-1", date(2026, 1, 2), inputs)
+    with verified_local_copies(store, landed) as paths:
+        assert [p.read_bytes() for p in paths] == [p.read_bytes() for p in inputs]
+    overwrite(landed[0].key, b"tampered")
+    with pytest.raises(RawChecksumMismatch, match=landed[0].key), verified_local_copies(store, landed):
+        pass
