@@ -76,6 +76,14 @@ class CuratedVersion(BaseModel):
     # The classification it was published under; a later pointer move tags its objects the same way.
     sensitivity: str | None = None
     pii: bool | None = None
+    # Files published beside the data (e.g. a labels dataset's agreement report), by name.
+    attachments: list[str] = Field(default_factory=list)
+
+    def attachment_key(self, name: str) -> str:
+        key = layout.curated_attachment_key(self.source, self.version, name)
+        if name not in self.attachments:
+            raise ObjectNotFound(key)
+        return key
 
     def same_inputs(
         self, input_sha256: list[str], contract_id: str, contract_version: str, masked_columns: dict[str, str]
@@ -153,6 +161,7 @@ def publish(
     masked_columns: dict[str, str],
     sensitivity: str | None = None,
     pii: bool | None = None,
+    attachments: dict[str, bytes] | None = None,
 ) -> CuratedVersion:
     """Publish frame as the source's next version and make it current; idempotent for unchanged input.
 
@@ -160,7 +169,8 @@ def publish(
     returned as is and nothing is written (its run_id is the earlier run's, which is how callers tell).
     Only the current version is compared; see the module docstring for why a rolled-back version with
     the same input is not reused. ``sensitivity`` and ``pii`` become the access tags of every object
-    written (see :mod:`storage.tags`).
+    written (see :mod:`storage.tags`). ``attachments`` are small files stored in the version's folder
+    next to the data, before its description, so a version that became current has all of them.
     """
     classification = {"sensitivity": sensitivity, "pii": pii}
     data_tags = access_tags("curated", source, **classification)
@@ -205,13 +215,21 @@ def publish(
             sha256=sha256,
             sensitivity=data_tags["sensitivity"],
             pii=data_tags["pii"] == "true",
+            attachments=sorted(attachments or {}),
         )
+        attached = {
+            layout.curated_attachment_key(source, version, name): content
+            for name, content in sorted((attachments or {}).items())
+        }
         # Data first, then its description, each only if the slot is free: a concurrent publisher that
         # picked the same number fails here instead of replacing what the other one wrote.
         if not store.put_bytes_if_absent(meta.data_key, data, tags=data_tags):
             raise StorageError(
                 f"curated version slot {meta.data_key!r} was taken concurrently; retry the publish"
             )
+        for key, content in attached.items():
+            if not store.put_bytes_if_absent(key, content, tags=data_tags):
+                raise StorageError(f"curated attachment {key!r} was written concurrently; retry the publish")
         meta_key = layout.curated_meta_key(source, version)
         if not store.put_bytes_if_absent(meta_key, meta.model_dump_json(indent=2).encode(), tags=meta_tags):
             raise StorageError(f"curated version {meta_key!r} was written concurrently; retry the publish")

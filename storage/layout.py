@@ -96,6 +96,13 @@ def curated_data_key(source: str, version: int) -> str:
     return curated_version_prefix(source, version) + DATA_FILE
 
 
+def curated_attachment_key(source: str, version: int, name: str) -> str:
+    """A file published beside a version's data; its name must not collide with the layer's own files."""
+    if name in {DATA_FILE, VERSION_FILE}:
+        raise ValueError(f"attachment name {name!r} is reserved")
+    return curated_version_prefix(source, version) + _segment(name, "attachment name")
+
+
 def curated_meta_key(source: str, version: int) -> str:
     return curated_version_prefix(source, version) + VERSION_FILE
 
