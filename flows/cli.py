@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from flows.agreement_cli import agreement
 from flows.bench import bench
 from flows.contract_cli import contract_app
 from flows.results import RunResult, SourceStatus
@@ -41,18 +42,21 @@ def _print_problems(exc: CatalogError) -> None:
 
 @app.command()
 def validate(catalog: CatalogOpt = Path("catalog")) -> None:
-    """Check every passport and contract; report all mistakes as file:line:column: field: message."""
+    """Check every passport, contract and labeling plan; report all mistakes as file:line:column: message."""
     from contracts.expectations import check_contract
+    from labeling.plan import load_plans
     from sources.catalog import load_catalog
 
     try:
         loaded = load_catalog(catalog, check=check_contract)
+        plans = load_plans(loaded)
     except CatalogError as exc:
         _print_problems(exc)
         raise typer.Exit(1) from exc
     contracts = {s.contract_path for s in loaded.sources}
     console.print(
-        f"[green]ok[/green]: {len(loaded.sources)} source(s), {len(contracts)} contract(s) in {catalog}"
+        f"[green]ok[/green]: {len(loaded.sources)} source(s), {len(contracts)} contract(s), "
+        f"{len(plans)} labeling plan(s) in {catalog}"
     )
 
 
@@ -60,10 +64,11 @@ def validate(catalog: CatalogOpt = Path("catalog")) -> None:
 def schema(
     out: Annotated[Path, typer.Option(help="Folder to write the JSON Schemas into.")] = Path("schemas"),
 ) -> None:
-    """Write JSON Schemas for passports and contracts (reference them from YAML for editor help)."""
+    """Write JSON Schemas for passports, contracts and labeling plans (reference them from YAML)."""
+    from flows.schemas import SCHEMAS
     from sources.schemas import write_schemas
 
-    for path in write_schemas(out):
+    for path in write_schemas(out, SCHEMAS):
         console.print(f"wrote {path}")
 
 
@@ -189,6 +194,7 @@ pii_app = typer.Typer(help="Find personal data in files.", no_args_is_help=True)
 app.add_typer(pii_app, name="pii")
 app.add_typer(contract_app, name="contract")
 app.command("bench")(bench)
+app.command("agreement")(agreement)
 
 _FORMATS = {
     ".csv": "csv",

@@ -13,6 +13,7 @@ from contracts.model import Contract
 from sources.passport import Passport
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from pathlib import Path
 
     from pydantic import BaseModel
@@ -29,11 +30,11 @@ def render_schema(model: type[BaseModel]) -> str:
     return json.dumps(schema, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
 
 
-def write_schemas(out_dir: Path) -> list[Path]:
+def write_schemas(out_dir: Path, schemas: Mapping[str, type[BaseModel]] = SCHEMAS) -> list[Path]:
     """Write every schema into `out_dir`; returns the paths written."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for filename, model in SCHEMAS.items():
+    for filename, model in schemas.items():
         path = out_dir / filename
         path.write_text(render_schema(model), encoding="utf-8")
         written.append(path)

@@ -10,7 +10,8 @@ from jsonschema import Draft202012Validator
 from ruamel.yaml import YAML
 from testkit.catalog_files import CONTRACT, PASSPORT
 
-from sources.schemas import SCHEMAS, render_schema
+from flows.schemas import SCHEMAS
+from sources.schemas import render_schema
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -41,7 +42,11 @@ def test_editor_schema_flags_what_the_loader_flags() -> None:
 
 def test_example_catalog_files_name_their_schema() -> None:
     catalog = REPO / "examples" / "catalog"
-    for folder, schema in (("sources", "passport.schema.json"), ("contracts", "contract.schema.json")):
+    for folder, schema in (
+        ("sources", "passport.schema.json"),
+        ("contracts", "contract.schema.json"),
+        ("labeling", "labeling-plan.schema.json"),
+    ):
         for path in sorted((catalog / folder).glob("*.yaml")):
             first_line = path.read_text(encoding="utf-8").splitlines()[0]
             assert first_line == f"# yaml-language-server: $schema=../../../schemas/{schema}", path
