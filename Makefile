@@ -14,6 +14,11 @@ VENV := .venv
 RUN := $(UV) run --frozen --no-sync
 CATALOG ?= examples/catalog
 LAKE ?= lake
+# The Label Studio server has pins that clash with Lockgate's: it gets an environment of its own, and
+# Lockgate starts its executable (labeling/server.py) and talks to it over HTTP only.
+LS_VENV ?= .ls-venv
+LS_PROJECT := tools/label-studio
+LS_DATA ?= .lockgate/label-studio
 
 # Everything Prefect and Great Expectations keep on disk stays inside the checkout.
 export PREFECT_HOME := $(CURDIR)/.prefect
@@ -23,12 +28,14 @@ export PREFECT_LOGGING_LEVEL ?= WARNING
 export GX_ANALYTICS_ENABLED := false
 export UV_PYTHON := $(PYTHON)
 export UV_PYTHON_DOWNLOADS := never
+export LOCKGATE_LABEL_STUDIO_BIN ?= $(abspath $(LS_VENV))/bin/label-studio
 
-.PHONY: help install demo test lint fmt schemas catalog clean
+.PHONY: help install label-studio-env label-studio demo test lint fmt schemas catalog clean
 
 help:
 	@echo "make demo   — install and run the example catalog end to end"
 	@echo "make test   — install and run lint plus the whole test suite"
+	@echo "make label-studio — run a local Label Studio server for annotators (Ctrl-C stops it)"
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -39,6 +46,17 @@ $(VENV)/.installed: $(UV) pyproject.toml uv.lock
 	@touch $@
 
 install: $(VENV)/.installed
+
+$(LS_VENV)/.installed: $(UV) $(LS_PROJECT)/pyproject.toml $(LS_PROJECT)/uv.lock
+	UV_PROJECT_ENVIRONMENT=$(abspath $(LS_VENV)) $(UV) sync --frozen --project $(LS_PROJECT)
+	@touch $@
+
+label-studio-env: $(LS_VENV)/.installed
+
+# Admin credentials are generated once into $(LS_DATA)/credentials.json (mode 600), or taken from
+# LOCKGATE_LABEL_STUDIO_USERNAME / _PASSWORD / _TOKEN; set LOCKGATE_LABEL_STUDIO_PORT for another port.
+label-studio: install label-studio-env
+	$(RUN) python -m labeling.server --data-dir $(LS_DATA)
 
 # The demo's masking key lives outside the catalog (never in YAML) and is made once per checkout.
 .lockgate/demo-hash.key:
@@ -54,7 +72,7 @@ lint: install
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 
-test: lint
+test: lint label-studio-env
 	$(RUN) pytest
 
 fmt: install

@@ -1,0 +1,42 @@
+"""One real Label Studio server per test session (a fresh data dir, generated admin credentials).
+
+Starting it takes about 40 s on a fresh data dir, so every labeling test shares it; tests keep apart
+by giving their projects unique titles.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import TYPE_CHECKING
+
+import pytest
+
+from labeling.server import LabelStudioServer, LabelStudioServerError
+from labeling.studio import Studio
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+
+@pytest.fixture(scope="session")
+def label_studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabelStudioServer]:
+    data_dir = tmp_path_factory.mktemp("label-studio")
+    server = LabelStudioServer(
+        data_dir,
+        username="admin@lockgate.test",
+        password=secrets.token_urlsafe(16),
+        token=secrets.token_hex(20),
+    )
+    try:
+        server.start(timeout=300)
+    except LabelStudioServerError as exc:
+        pytest.fail(f"the Label Studio server did not start: {exc}", pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def studio(label_studio: LabelStudioServer) -> Studio:
+    return Studio(label_studio.url, label_studio.token)
