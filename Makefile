@@ -68,11 +68,27 @@ demo: install .lockgate/demo-hash.key
 	LOCKGATE_HASH_KEY="$$(cat .lockgate/demo-hash.key)" $(RUN) lockgate run --catalog $(CATALOG) --lake $(LAKE)
 	$(RUN) lockgate sql --lake $(LAKE) "SELECT customer_id, email, phone, card_number, birth_date, comment FROM customers WHERE comment LIKE '%[%' LIMIT 5"
 
+# The browser test (tests/labeling/test_browser.py) drives Debian's Chromium: Playwright's own browser
+# download does not work offline. Installed once, when missing; apt needs root.
+CHROMIUM := /usr/bin/chromium
+
+$(TOOLS)/.chromium:
+	@if [ ! -x $(CHROMIUM) ]; then \
+		if [ "$$(id -u)" != 0 ]; then \
+			echo "$(CHROMIUM) is missing and apt-get needs root: run 'sudo apt-get install -y --no-install-recommends chromium', then make test again" >&2; \
+			exit 1; \
+		fi; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update; \
+		apt-get install -y --no-install-recommends chromium; \
+	fi
+	@mkdir -p $(@D) && touch $@
+
 lint: install
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 
-test: lint label-studio-env
+test: lint label-studio-env $(TOOLS)/.chromium
 	$(RUN) pytest
 
 fmt: install
