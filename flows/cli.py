@@ -16,6 +16,7 @@ from rich.table import Table
 from flows.agreement_cli import agreement
 from flows.bench import bench
 from flows.contract_cli import contract_app
+from flows.label_cli import label_app
 from flows.results import RunResult, SourceStatus
 from sources.diagnostics import CatalogError
 
@@ -193,6 +194,7 @@ def sql(
 pii_app = typer.Typer(help="Find personal data in files.", no_args_is_help=True)
 app.add_typer(pii_app, name="pii")
 app.add_typer(contract_app, name="contract")
+app.add_typer(label_app, name="label")
 app.command("bench")(bench)
 app.command("agreement")(agreement)
 

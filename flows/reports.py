@@ -6,7 +6,13 @@ it, so it must never carry a data value.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from flows.results import SourceResult, SourceStatus
+
+if TYPE_CHECKING:
+    from flows.labeling import CollectResult
+    from labeling.agreement import AgreementReport
 
 _STATUS_LINE = {
     SourceStatus.PUBLISHED: "✅ published curated version {version}",
@@ -67,4 +73,48 @@ def source_markdown(result: SourceResult) -> str:
     if result.masked_columns:
         lines += ["", "## Masked columns", "", "| column | rule |", "|---|---|"]
         lines += [f"| `{col}` | {rule} |" for col, rule in sorted(result.masked_columns.items())]
+    return "\n".join(lines) + "\n"
+
+
+def collect_markdown(result: CollectResult, report: AgreementReport) -> str:
+    """A labeling plan's collection: the gate's verdict, agreement figures, per label and per annotator.
+
+    Annotators are named by pseudonym (``annotator-<Label Studio user id>``); labels are the plan's own
+    categories, never data values.
+    """
+
+    def number(value: float | None) -> str:
+        return "–" if value is None else f"{value:.3f}"
+
+    lines = [
+        f"# Labels: {result.plan}",
+        "",
+        f"**verdict: {result.verdict}** (Krippendorff's α {number(result.krippendorff_alpha)})",
+        "",
+        f"- annotations: {result.annotations}; complete items: {report.items}; "
+        f"annotators: {report.annotators}",
+        "- items: " + ", ".join(f"{decision} {count}" for decision, count in result.items.items()),
+        f"- Fleiss' κ: {number(report.fleiss_kappa)}; Cohen's κ: {number(report.cohen_kappa)}",
+    ]
+    if result.labels_version:
+        state = "published" if result.published else "unchanged"
+        lines.append(f"- labels: `{result.labels_dataset}` v{result.labels_version} ({state})")
+    if result.review_created:
+        lines.append(f"- sent to review: {result.review_created} item(s)")
+    lines += [f"- note: {_cell(note)}" for note in result.notes]
+    if report.per_label:
+        lines += ["", "## Per label", "", "| label | annotations | majority items | specific agreement |"]
+        lines.append("|---|---|---|---|")
+        for label, stats in sorted(report.per_label.items()):
+            lines.append(
+                f"| {_cell(label)} | {stats.annotations} | {stats.majority_items} "
+                f"| {number(stats.specific_agreement)} |"
+            )
+    if report.per_annotator:
+        lines += ["", "## Per annotator", "", "| annotator | items | agreement with others | gold accuracy |"]
+        lines.append("|---|---|---|---|")
+        for annotator, stats in sorted(report.per_annotator.items()):
+            gold = result.gold.get(annotator)
+            accuracy = number(gold["accuracy"]) if gold else "–"
+            lines.append(f"| {_cell(annotator)} | {stats.items} | {number(stats.agreement)} | {accuracy} |")
     return "\n".join(lines) + "\n"

@@ -314,9 +314,9 @@ def _token_from_prefect() -> str | None:
     return value.strip()
 
 
-def settings_from_env() -> StudioSettings:
-    """URL from ``$LOCKGATE_LABEL_STUDIO_URL``; token from ``$LOCKGATE_LABEL_STUDIO_TOKEN`` or Prefect."""
-    url = os.environ.get(URL_ENV, "").strip().rstrip("/")
+def settings_from_env(url: str | None = None) -> StudioSettings:
+    """URL: `url`, else ``$LOCKGATE_LABEL_STUDIO_URL``; token: ``$LOCKGATE_LABEL_STUDIO_TOKEN`` or Prefect."""
+    url = (url or os.environ.get(URL_ENV, "")).strip().rstrip("/")
     if not url:
         raise LabelStudioServerError(
             f"set {URL_ENV} to the Label Studio server's address (e.g. http://127.0.0.1:8080; "

@@ -37,6 +37,7 @@ ANNOTATION_SCHEMA: dict[str, pl.DataType] = {
     "task_id": pl.Int64(),
     "item_id": pl.String(),
     "annotator": pl.String(),
+    "annotator_id": pl.Int64(),
     "label": pl.String(),
     "annotation_id": pl.Int64(),
     "created_at": pl.Datetime("us", "UTC"),
@@ -299,15 +300,23 @@ class Studio:
     def _tasks(self, project_id: int, **kwargs: Any) -> Iterator[Any]:
         yield from self._client.tasks.list(project=project_id, page_size=self.page_size, **kwargs)
 
-    def task_keys(self, project_id: int) -> dict[str, int]:
-        """``lockgate_key`` → task id for every task of the project that has one."""
-        keys: dict[str, int] = {}
+    def _keyed_tasks(self, project_id: int) -> dict[str, Any]:
+        """``lockgate_key`` → the first task that carries it, for every task of the project that has one."""
+        found: dict[str, Any] = {}
         with self._step(f"listing the tasks of project {project_id}"):
             for task in self._tasks(project_id, fields="task_only", include="id,data"):
                 key = (task.data or {}).get(KEY)
                 if isinstance(key, str):
-                    keys.setdefault(key, int(task.id))
-        return keys
+                    found.setdefault(key, task)
+        return found
+
+    def task_keys(self, project_id: int) -> dict[str, int]:
+        """``lockgate_key`` → task id for every task of the project that has one."""
+        return {key: int(task.id) for key, task in self._keyed_tasks(project_id).items()}
+
+    def task_data(self, project_id: int) -> dict[str, dict[str, Any]]:
+        """``lockgate_key`` → the task's data as imported (e.g. to send the same item to review)."""
+        return {key: dict(task.data) for key, task in self._keyed_tasks(project_id).items()}
 
     def import_tasks(self, project_id: int, tasks: Sequence[Mapping[str, Any]]) -> ImportResult:
         """Import the tasks whose ``data.lockgate_key`` the project does not have yet, in one request.
@@ -384,6 +393,7 @@ class Studio:
                             "task_id": int(task.id),
                             "item_id": None if key is None else str(key),
                             "annotator": users.get(user, str(user)) if user is not None else None,
+                            "annotator_id": user,
                             "label": label_from_result(ann.get("result") or [], from_name),
                             "annotation_id": int(ann["id"]),
                             "created_at": _timestamp(ann.get("created_at")),

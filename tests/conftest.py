@@ -19,5 +19,6 @@ for name, value in {
 }.items():
     os.environ[name] = value
 
-# Fixtures for a real S3 server, usable from every test folder.
-pytest_plugins = ["testkit.s3_fixtures"]
+# Fixtures for a real S3 server, Prefect API and Label Studio server, usable from every test folder;
+# each starts only when a test asks for it.
+pytest_plugins = ["testkit.s3_fixtures", "testkit.prefect_fixtures", "testkit.label_studio_fixtures"]

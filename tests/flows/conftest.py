@@ -1,25 +1,14 @@
-"""One real Prefect API for the flow tests (a temporary server on SQLite), started once per session."""
+"""Fixtures for the flow tests: a private copy of the example catalog and the masking key."""
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
-from prefect.testing.utilities import prefect_test_harness
-
-if TYPE_CHECKING:
-    from collections.abc import Iterator
 
 REPO = Path(__file__).resolve().parents[2]
 HASH_KEY = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0"
-
-
-@pytest.fixture(scope="session")
-def prefect_api() -> Iterator[None]:
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
 
 
 @pytest.fixture

@@ -263,7 +263,7 @@ def test_annotations_long_form_over_several_pages(label_studio: LabelStudioServe
         for n, voter in enumerate(voters):
             label = ["pos", "neg", "neu"][(i + n) % 3] if i % 4 == 3 else "pos"
             ann = sdk.annotations.create(id=ids[key], completed_by=users[voter], result=_choice(label))
-            expected.append((ids[key], key, emails[users[voter]], label, int(ann.id)))
+            expected.append((ids[key], key, emails[users[voter]], users[voter], label, int(ann.id)))
     # A skipped (cancelled) annotation is not a vote.
     sdk.annotations.create(id=ids["item-18"], completed_by=users["cy"], result=[], was_cancelled=True)
 
@@ -272,7 +272,9 @@ def test_annotations_long_form_over_several_pages(label_studio: LabelStudioServe
     assert frame["created_at"].null_count() == 0
     assert frame["created_at"].min() > datetime(2020, 1, 1, tzinfo=UTC)
     want = pl.DataFrame(
-        expected, schema=["task_id", "item_id", "annotator", "label", "annotation_id"], orient="row"
+        expected,
+        schema=["task_id", "item_id", "annotator", "annotator_id", "label", "annotation_id"],
+        orient="row",
     ).with_columns(pl.lit("3").alias("lockgate_version"))
     assert_frame_equal(frame.drop("created_at"), want, check_dtypes=False)
     assert frame.height == 36 and frame["item_id"].n_unique() == 18

@@ -1,4 +1,4 @@
-"""One real Label Studio server per test session (a fresh data dir, generated admin credentials).
+"""Pytest fixtures for one real Label Studio server per test session (fresh data dir, generated admin).
 
 Starting it takes about 40 s on a fresh data dir, so every labeling test shares it; tests keep apart
 by giving their projects unique titles.

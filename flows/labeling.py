@@ -1,0 +1,347 @@
+"""The labeling flows: dispatch samples of curated data to Label Studio, collect and gate the labels.
+
+``lockgate-label-dispatch`` draws each plan's sample from the dataset's current curated version and
+imports it into the plan's Label Studio project (created on first use, one per plan version); tasks
+are keyed by row, so a re-run adds only rows not yet sent. ``lockgate-label-collect`` pulls every
+submitted annotation, computes agreement, and lets the gate decide: accepted labels become a new
+version of the curated dataset ``labels_<dataset>`` with the agreement report beside it, and items
+the annotators disagreed on go to the plan's review project with their candidate labels as
+predictions. Calls to Label Studio retry with backoff; each is idempotent, so a retry after a
+failure half-way converges instead of duplicating.
+
+Annotators are people: reports, artifacts and the labels dataset name them by their Label Studio
+user id (``annotator-7``), never by e-mail.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+from pydantic import BaseModel, Field
+
+from flows.pipeline import IO_RETRIES, IO_RETRY_DELAYS, new_run_id
+from flows.reports import collect_markdown
+from labeling.agreement import gold_accuracy
+from labeling.gate import Thresholds, decide
+from labeling.plan import load_plans, select_plans
+from labeling.sample import draw
+from labeling.server import settings_from_env
+from labeling.studio import VERSION, ReviewItem, Studio
+from sources.catalog import load_catalog
+from storage import layout
+from storage.curated import current_version, publish, read_current
+from storage.store import open_store
+from storage.warehouse import register_views
+
+if TYPE_CHECKING:
+    from labeling.gate import GateResult
+    from labeling.plan import Plan
+    from labeling.sample import Drawn
+    from labeling.studio import ImportResult, Project
+
+STUDIO_RETRIES = 3
+STUDIO_RETRY_DELAYS = [2, 5, 10]
+REPORT_FILE = "agreement.json"
+
+
+class DispatchResult(BaseModel):
+    plan: str
+    dataset: str
+    project_id: int
+    project_url: str
+    curated_version: int
+    sampled: int
+    created: int
+    skipped: int
+    gold_included: int = 0
+    gold_missing: list[str] = Field(default_factory=list)
+    strata: dict[str, int] = Field(default_factory=dict)
+
+
+class CollectResult(BaseModel):
+    plan: str
+    dataset: str
+    project_id: int
+    annotations: int
+    verdict: str
+    krippendorff_alpha: float | None
+    items: dict[str, int]  # decision → items
+    labels_dataset: str
+    labels_version: int | None = None
+    published: bool = False
+    review_created: int = 0
+    gold: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    notes: list[str] = Field(default_factory=list)
+
+
+def _studio(url: str | None) -> Studio:
+    """A client for the configured server; the token is resolved here, inside the task, never passed."""
+    return Studio.from_settings(settings_from_env(url))
+
+
+# Every Label Studio call is idempotent (projects by title, tasks by row key), so retrying is safe.
+studio_task = partial(
+    task, retries=STUDIO_RETRIES, retry_delay_seconds=STUDIO_RETRY_DELAYS, cache_policy=NO_CACHE
+)
+
+
+@task(name="draw-sample", cache_policy=NO_CACHE)
+def draw_task(plan: Plan, lake: str) -> tuple[Drawn, int]:
+    """The plan's sample of the current curated version, and that version's number."""
+    store = open_store(lake)
+    version = current_version(store, plan.source.name)
+    if version is None:
+        raise RuntimeError(f"{plan.source.name} has no curated version yet: run the ingest flow first")
+    return draw(read_current(store, plan.source.name), plan), version.version
+
+
+@studio_task(name="ensure-project")
+def ensure_project_task(plan: Plan, studio_url: str | None) -> Project:
+    return _studio(studio_url).ensure_project(
+        plan.plan.project_title,
+        plan.label_config,
+        overlap=plan.plan.overlap,
+        description=plan.plan.instructions or plan.plan.title,
+    )
+
+
+@studio_task(name="import-tasks")
+def import_task(project_id: int, tasks: list[dict[str, Any]], studio_url: str | None) -> ImportResult:
+    return _studio(studio_url).import_tasks(project_id, tasks)
+
+
+def _tasks(sample: pl.DataFrame, plan: Plan, curated_version: int) -> list[dict[str, Any]]:
+    """Task payloads: the fields annotators see, the row key and the curated version it came from."""
+    rows = sample.with_columns(
+        pl.lit(curated_version).alias(VERSION), pl.lit(plan.source.name).alias("lockgate_dataset")
+    ).to_dicts()
+    return [{"data": {k: _plain(v) for k, v in row.items()}} for row in rows]
+
+
+def _plain(value: Any) -> Any:
+    """JSON-safe task data: dates and decimals as text, the rest as is."""
+    return value if value is None or isinstance(value, str | int | float | bool) else str(value)
+
+
+@flow(name="lockgate-label-dispatch")
+def label_dispatch(
+    catalog: str, lake: str = "lake", plans: list[str] | None = None, studio_url: str | None = None
+) -> list[DispatchResult]:
+    """Send each plan's sample to its Label Studio project; re-running adds only rows not sent yet."""
+    selected = select_plans(load_plans(load_catalog(Path(catalog))), plans or [])
+    results = []
+    for plan in selected:
+        drawn, version = draw_task(plan, lake)
+        project = ensure_project_task(plan, studio_url)
+        imported = import_task(project.id, _tasks(drawn.frame, plan, version), studio_url)
+        get_run_logger().info(
+            "%s: %d task(s) from %s v%d: %d new, %d already there",
+            plan.name,
+            drawn.frame.height,
+            plan.source.name,
+            version,
+            imported.created,
+            imported.skipped,
+        )
+        results.append(
+            DispatchResult(
+                plan=plan.name,
+                dataset=plan.source.name,
+                project_id=project.id,
+                project_url=project.url,
+                curated_version=version,
+                sampled=drawn.frame.height,
+                created=imported.created,
+                skipped=imported.skipped,
+                gold_included=drawn.gold_included,
+                gold_missing=drawn.gold_missing,
+                strata=drawn.strata,
+            )
+        )
+    return results
+
+
+@studio_task(name="pull-annotations")
+def pull_task(plan: Plan, studio_url: str | None) -> tuple[Project, pl.DataFrame]:
+    studio = _studio(studio_url)
+    project = studio.find_project(plan.plan.project_title)
+    if project is None:
+        raise RuntimeError(
+            f"{plan.name}: no Label Studio project '{plan.plan.project_title}': dispatch first"
+        )
+    return project, pseudonymise(studio.annotations(project.id, from_name=plan.plan.label))
+
+
+def pseudonymise(annotations: pl.DataFrame) -> pl.DataFrame:
+    """Annotators by Label Studio user id, so no e-mail reaches a report, an artifact or the lake."""
+    return annotations.with_columns(annotator=pl.format("annotator-{}", pl.col("annotator_id"))).drop(
+        "annotator_id"
+    )
+
+
+def _labels_frame(gate: GateResult, annotations: pl.DataFrame, plan: Plan) -> pl.DataFrame:
+    """Accepted labels with their support, keyed like the dataset they label."""
+    versions = annotations.group_by("item_id").agg(pl.col(VERSION).cast(pl.Int64, strict=False).max())
+    return (
+        gate.accepted_labels()
+        .join(versions, on="item_id", how="left")
+        .rename({"item_id": plan.key, VERSION: "curated_version"})
+        .with_columns(plan=pl.lit(plan.name), plan_version=pl.lit(plan.plan.version))
+        .sort(plan.key)
+    )
+
+
+def _fingerprint(annotations: pl.DataFrame) -> str:
+    """The annotations' content, independent of order: the same annotations publish nothing new."""
+    canonical = annotations.select("item_id", "annotator", "label").sort("item_id", "annotator")
+    return hashlib.sha256(canonical.write_csv().encode()).hexdigest()
+
+
+@task(name="publish-labels", retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAYS, cache_policy=NO_CACHE)
+def publish_labels_task(
+    plan: Plan, lake: str, labels: pl.DataFrame, report: dict[str, Any], fingerprint: str, run_id: str
+) -> tuple[int, bool]:
+    """A new version of ``labels_<dataset>`` with the agreement report beside it; its DuckDB view."""
+    store = open_store(lake)
+    name = plan.plan.labels_dataset
+    before = current_version(store, name)
+    version = publish(
+        store,
+        name,
+        labels,
+        run_id=run_id,
+        input_sha256=[fingerprint],
+        contract_id=f"labeling.{plan.name}",
+        contract_version=f"{plan.plan.version}.0.0",
+        masked_columns={},
+        sensitivity=plan.source.passport.sensitivity.value,
+        pii=False,
+        attachments={REPORT_FILE: json.dumps(report, indent=2, ensure_ascii=False).encode()},
+    )
+    register_views(layout.warehouse_path(lake), {name: store.uri(version.data_key)})
+    return version.version, before is None or before.version != version.version
+
+
+@studio_task(name="send-to-review")
+def review_task(plan: Plan, project_id: int, review: pl.DataFrame, studio_url: str | None) -> int:
+    """Disagreed items into the plan's review project, candidate labels as predictions; idempotent."""
+    studio = _studio(studio_url)
+    data = studio.task_data(project_id)
+    items = [
+        ReviewItem(data=data[row["item_id"]], votes=dict(zip(row["candidates"], row["votes"], strict=True)))
+        for row in review.iter_rows(named=True)
+        if row["item_id"] in data
+    ]
+    target = studio.ensure_review_project(project_id)
+    return studio.import_review_tasks(target.id, items, from_name=plan.plan.label).created
+
+
+@flow(name="lockgate-label-collect")
+def label_collect(
+    catalog: str, lake: str = "lake", plans: list[str] | None = None, studio_url: str | None = None
+) -> list[CollectResult]:
+    """Pull annotations, gate them by agreement, publish accepted labels, send disagreements to review."""
+    selected = select_plans(load_plans(load_catalog(Path(catalog))), plans or [])
+    run_id = new_run_id()
+    return [_collect_one(plan, lake, studio_url, run_id) for plan in selected]
+
+
+def _collect_one(plan: Plan, lake: str, studio_url: str | None, run_id: str) -> CollectResult:
+    project, annotations = pull_task(plan, studio_url)
+    acceptance = plan.plan.acceptance
+    gate = decide(
+        annotations.filter(pl.col("label").is_not_null()),
+        overlap=plan.plan.overlap,
+        thresholds=Thresholds(accept=acceptance.accept, review=acceptance.review),
+        level=acceptance.level,
+    )
+    gold = {a: s.model_dump() for a, s in gold_accuracy(annotations, plan.gold).items()} if plan.gold else {}
+    result = CollectResult(
+        plan=plan.name,
+        dataset=plan.source.name,
+        project_id=project.id,
+        annotations=annotations.height,
+        verdict=gate.verdict.value,
+        krippendorff_alpha=gate.alpha,
+        items=gate.counts(),
+        labels_dataset=plan.plan.labels_dataset,
+        gold=gold,
+        notes=[*gate.notes, *gate.report.notes],
+    )
+    labels = _labels_frame(gate, annotations, plan)
+    if labels.height:
+        report = {
+            "plan": plan.name,
+            "plan_version": plan.plan.version,
+            "verdict": result.verdict,
+            "thresholds": gate.thresholds.model_dump(),
+            "items": result.items,
+            "agreement": gate.report.model_dump(mode="json"),
+            "gold": gold,
+        }
+        result.labels_version, result.published = publish_labels_task(
+            plan, lake, labels, report, _fingerprint(annotations), run_id
+        )
+    review = gate.review_items()
+    if review.height:
+        result.review_created = review_task(plan, project.id, review, studio_url)
+    create_markdown_artifact(
+        key=f"lockgate-labels-{plan.name.replace('_', '-')}",
+        markdown=collect_markdown(result, gate.report),
+        description=f"Lockgate labeling {plan.name}: agreement and gate",
+    )
+    get_run_logger().info(
+        "%s: %d annotation(s), verdict %s, %s", plan.name, annotations.height, result.verdict, result.items
+    )
+    return result
+
+
+class PlanStatus(BaseModel):
+    plan: str
+    project_id: int | None
+    overlap: int
+    tasks: int = 0
+    started: int = 0
+    complete: int = 0
+    annotations: int = 0
+    labels_dataset: str
+    labels_version: int | None = None
+
+
+def label_status(catalog: str, lake: str, plans: list[str], studio_url: str | None) -> list[PlanStatus]:
+    """Progress of each plan: its project's tasks and annotations, and the current labels version."""
+    selected = select_plans(load_plans(load_catalog(Path(catalog))), plans)
+    studio = _studio(studio_url)
+    store = open_store(lake)
+    rows = []
+    for plan in selected:
+        labels = current_version(store, plan.plan.labels_dataset)
+        row = PlanStatus(
+            plan=plan.name,
+            project_id=None,
+            overlap=plan.plan.overlap,
+            labels_dataset=plan.plan.labels_dataset,
+            labels_version=labels.version if labels else None,
+        )
+        project = studio.find_project(plan.plan.project_title)
+        if project is not None:
+            counts = studio.task_counts(project.id)
+            row = row.model_copy(
+                update={
+                    "project_id": project.id,
+                    "tasks": counts["tasks"],
+                    "started": counts["annotated"],
+                    "complete": counts["complete"],
+                    "annotations": counts["annotations"],
+                }
+            )
+        rows.append(row)
+    return rows
