@@ -63,10 +63,17 @@ label-studio: install label-studio-env
 	@mkdir -p .lockgate && chmod 700 .lockgate
 	@$(PYTHON) -c "import secrets; print(secrets.token_hex(32))" > $@ && chmod 600 $@
 
-demo: install .lockgate/demo-hash.key
+# The demo ingests the example catalog, shows masked data through DuckDB, then sends the support-ticket
+# sample to a local Label Studio (started for the command, stopped after it; `make label-studio` keeps
+# it running for annotators).
+demo: install label-studio-env .lockgate/demo-hash.key
 	$(RUN) lockgate validate --catalog $(CATALOG)
 	LOCKGATE_HASH_KEY="$$(cat .lockgate/demo-hash.key)" $(RUN) lockgate run --catalog $(CATALOG) --lake $(LAKE)
 	$(RUN) lockgate sql --lake $(LAKE) "SELECT customer_id, email, phone, card_number, birth_date, comment FROM customers WHERE comment LIKE '%[%' LIMIT 5"
+	$(RUN) lockgate label dispatch --catalog $(CATALOG) --lake $(LAKE) --local-studio $(LS_DATA)
+	@echo "Label the sample: 'make label-studio', open the project above (admin login in $(LS_DATA)/credentials.json;"
+	@echo "annotators sign up through '.venv/bin/lockgate label invite --local-studio $(LS_DATA)'), then"
+	@echo "'.venv/bin/lockgate label collect --catalog $(CATALOG) --lake $(LAKE) --local-studio $(LS_DATA)'."
 
 # The browser test (tests/labeling/test_browser.py) drives Debian's Chromium: Playwright's own browser
 # download does not work offline. Installed once, when missing; apt needs root.

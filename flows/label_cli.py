@@ -52,7 +52,14 @@ def _local_studio(data_dir: Path | None, studio_url: str | None) -> Iterator[str
     if data_dir is None:
         yield studio_url
         return
-    from labeling.server import TOKEN_ENV, LabelStudioServer, LabelStudioServerError, local_credentials
+    from labeling.server import (
+        DEFAULT_LOCAL_PORT,
+        TOKEN_ENV,
+        LabelStudioServer,
+        LabelStudioServerError,
+        free_port,
+        local_credentials,
+    )
 
     folder = data_dir.resolve()
     creds = local_credentials(folder)
@@ -61,6 +68,8 @@ def _local_studio(data_dir: Path | None, studio_url: str | None) -> Iterator[str
         username=creds.username,
         password=creds.password,
         token=creds.token,
+        # The port `make label-studio` serves on, so printed project links keep working there.
+        port=DEFAULT_LOCAL_PORT if _port_free(DEFAULT_LOCAL_PORT) else free_port(),
         env={"SECRET_KEY": creds.secret_key},
     )
     with console.status(f"starting Label Studio from {folder} (the first start takes a minute)…"):
@@ -81,6 +90,13 @@ def _local_studio(data_dir: Path | None, studio_url: str | None) -> Iterator[str
             os.environ[TOKEN_ENV] = previous
 
 
+def _port_free(port: int) -> bool:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
 def _run_flow(flow_fn: object, **params: object) -> object:
     """Run a flow and turn its failure into a clear message and exit code, never a traceback."""
     state = flow_fn(**params, return_state=True)  # type: ignore[operator]
@@ -98,7 +114,7 @@ def _run_flow(flow_fn: object, **params: object) -> object:
 
 def _dispatch_table(results: list[DispatchResult]) -> Table:
     table = Table(title="Label Studio: tasks dispatched", title_justify="left")
-    for column in ("plan", "dataset", "version", "sampled", "new", "already there", "gold", "project"):
+    for column in ("plan", "dataset", "version", "sampled", "new", "already there", "gold"):
         table.add_column(column)
     for r in results:
         table.add_row(
@@ -109,7 +125,6 @@ def _dispatch_table(results: list[DispatchResult]) -> Table:
             str(r.created),
             str(r.skipped),
             str(r.gold_included),
-            r.project_url,
         )
     return table
 
@@ -132,6 +147,7 @@ def dispatch(
             )
         console.print(_dispatch_table(results))  # type: ignore[arg-type]
     for r in results:  # type: ignore[attr-defined]
+        console.print(f"{r.plan}: Label Studio project {r.project_id} → {r.project_url}", highlight=False)
         if r.gold_missing:
             console.print(
                 f"[yellow]⚠ {r.plan}: {len(r.gold_missing)} gold item(s) not in the curated data[/]"

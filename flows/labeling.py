@@ -170,14 +170,16 @@ def label_dispatch(
 
 
 @studio_task(name="pull-annotations")
-def pull_task(plan: Plan, studio_url: str | None) -> tuple[Project, pl.DataFrame]:
+def pull_task(plan: Plan, studio_url: str | None) -> tuple[Project, pl.DataFrame, int]:
+    """The plan's project, every submitted annotation (annotators pseudonymised) and the task count."""
     studio = _studio(studio_url)
     project = studio.find_project(plan.plan.project_title)
     if project is None:
         raise RuntimeError(
             f"{plan.name}: no Label Studio project '{plan.plan.project_title}': dispatch first"
         )
-    return project, pseudonymise(studio.annotations(project.id, from_name=plan.plan.label))
+    annotations = pseudonymise(studio.annotations(project.id, from_name=plan.plan.label))
+    return project, annotations, studio.task_counts(project.id)["tasks"]
 
 
 def pseudonymise(annotations: pl.DataFrame) -> pl.DataFrame:
@@ -255,15 +257,23 @@ def label_collect(
 
 
 def _collect_one(plan: Plan, lake: str, studio_url: str | None, run_id: str) -> CollectResult:
-    project, annotations = pull_task(plan, studio_url)
+    project, annotations, tasks = pull_task(plan, studio_url)
     acceptance = plan.plan.acceptance
+    # An annotation that does not answer the plan's control is no vote.
+    answered = annotations.filter(pl.col("label").is_not_null())
     gate = decide(
-        annotations.filter(pl.col("label").is_not_null()),
+        answered,
         overlap=plan.plan.overlap,
         thresholds=Thresholds(accept=acceptance.accept, review=acceptance.review),
         level=acceptance.level,
     )
-    gold = {a: s.model_dump() for a, s in gold_accuracy(annotations, plan.gold).items()} if plan.gold else {}
+    gold = (
+        {a: s.model_dump() for a, s in gold_accuracy(answered, plan.gold, level=acceptance.level).items()}
+        if plan.gold
+        else {}
+    )
+    items = gate.counts()
+    items["pending"] += max(tasks - answered["item_id"].n_unique(), 0)  # tasks nobody has answered yet
     result = CollectResult(
         plan=plan.name,
         dataset=plan.source.name,
@@ -271,12 +281,12 @@ def _collect_one(plan: Plan, lake: str, studio_url: str | None, run_id: str) -> 
         annotations=annotations.height,
         verdict=gate.verdict.value,
         krippendorff_alpha=gate.alpha,
-        items=gate.counts(),
+        items=items,
         labels_dataset=plan.plan.labels_dataset,
         gold=gold,
         notes=[*gate.notes, *gate.report.notes],
     )
-    labels = _labels_frame(gate, annotations, plan)
+    labels = _labels_frame(gate, answered, plan)
     if labels.height:
         report = {
             "plan": plan.name,
@@ -288,7 +298,7 @@ def _collect_one(plan: Plan, lake: str, studio_url: str | None, run_id: str) -> 
             "gold": gold,
         }
         result.labels_version, result.published = publish_labels_task(
-            plan, lake, labels, report, _fingerprint(annotations), run_id
+            plan, lake, labels, report, _fingerprint(answered), run_id
         )
     review = gate.review_items()
     if review.height:

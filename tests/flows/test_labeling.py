@@ -289,7 +289,8 @@ def test_cli_verbs(
     assert status.exit_code == 0 and "65" in status.output and "(overlap 3)" in status.output
     collected = runner.invoke(app, ["label", "collect", *args])
     assert collected.exit_code == 0, collected.output
-    assert "insufficient" in collected.output  # nobody has annotated yet
+    assert "insufficient" in collected.output  # nobody has annotated yet: all 65 tasks pending
+    assert "│ 65      │" in collected.output
     unknown = runner.invoke(
         app, ["label", "collect", "--catalog", str(catalog), "--lake", str(lake), "--plan", "nope"]
     )
