@@ -174,6 +174,60 @@ def run(
 
 
 @app.command()
+def serve(catalog: CatalogOpt = Path("catalog"), lake: LakeOpt = "lake") -> None:
+    """Run each source's ingest on its passport's schedule, in this process, until Ctrl-C."""
+    from prefect import serve as prefect_serve
+
+    from flows.schedules import ingest_deployments
+
+    try:
+        deployments = ingest_deployments(catalog, lake)
+    except CatalogError as exc:
+        _print_problems(exc)
+        raise typer.Exit(2) from exc
+    for deployment in deployments:
+        console.print(f"{deployment.name}: {_schedule_text(deployment)}", markup=False, highlight=False)
+    prefect_serve(*deployments, print_starting_message=True)
+
+
+@app.command()
+def deploy(
+    work_pool: Annotated[str, typer.Option("--work-pool", help="Prefect work pool whose workers run them.")],
+    catalog: CatalogOpt = Path("catalog"),
+    lake: LakeOpt = "lake",
+) -> None:
+    """Register each source's scheduled ingest with a Prefect work pool (workers elsewhere run it)."""
+    from prefect import deploy as prefect_deploy
+
+    from flows.schedules import ingest_deployments
+
+    try:
+        deployments = ingest_deployments(catalog, lake, work_pool=work_pool)
+    except CatalogError as exc:
+        _print_problems(exc)
+        raise typer.Exit(2) from exc
+    prefect_deploy(
+        *deployments,
+        work_pool_name=work_pool,
+        build=False,
+        push=False,
+        print_next_steps_message=False,
+        ignore_warnings=True,
+    )
+    for deployment in deployments:
+        console.print(
+            f"deployed {deployment.name} to work pool {work_pool}: {_schedule_text(deployment)}",
+            markup=False,
+            highlight=False,
+        )
+
+
+def _schedule_text(deployment: object) -> str:
+    crons = [getattr(s.schedule, "cron", "?") for s in getattr(deployment, "schedules", None) or []]
+    return ", ".join(f"cron {cron}" for cron in crons) or "no schedule"
+
+
+@app.command()
 def sql(
     query: Annotated[str, typer.Argument(help="SQL to run against the warehouse (read-only).")],
     lake: LakeOpt = "lake",

@@ -1,0 +1,55 @@
+"""Schedules from the passports: one Prefect deployment of the ingest flow per source, on its own cron.
+
+A passport's ``update_frequency`` (``daily``, a cron expression, …) is the only place a schedule is
+written. ``lockgate serve`` runs the deployments in one long-lived process with Prefect's runner (no
+worker or work pool needed: the embedded default); ``lockgate deploy --work-pool NAME`` registers them
+with a work pool instead, so Prefect workers (process, Docker, Kubernetes) wherever they run pick the
+runs up. Scaling out is Prefect's job: Lockgate only says what runs when.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from contracts.expectations import check_contract
+from flows.pipeline import ingest
+from sources.catalog import load_catalog
+from storage.layout import is_s3
+
+if TYPE_CHECKING:
+    from prefect.deployments.runner import RunnerDeployment
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+ENTRYPOINT = "flows/pipeline.py:ingest"
+
+
+def deployment_name(source: str) -> str:
+    return f"ingest-{source.replace('_', '-')}"
+
+
+def ingest_deployments(catalog: Path, lake: str, *, work_pool: str | None = None) -> list[RunnerDeployment]:
+    """One deployment per source: the ingest flow for that source alone, at its passport's schedule.
+
+    Each deployment runs at most one flow run at a time, so a slow run is never overtaken by the next
+    one of the same source. With a work pool, the flow is loaded by workers from this project's folder
+    (``PROJECT_ROOT``), which must be present where they run (a shared checkout or an image of it).
+    """
+    loaded = load_catalog(catalog, check=check_contract)
+    root = str(catalog.resolve())
+    lake = lake if is_s3(lake) else str(Path(lake).resolve())  # runs start in other working directories
+    flow = (
+        ingest if work_pool is None else ingest.from_source(source=str(PROJECT_ROOT), entrypoint=ENTRYPOINT)
+    )
+    return [
+        flow.to_deployment(
+            name=deployment_name(source.name),
+            cron=source.passport.cron,
+            parameters={"catalog": root, "lake": lake, "sources": [source.name]},
+            description=f"{source.passport.title}: {source.passport.purpose}",
+            tags=["lockgate", source.name, f"sensitivity:{source.passport.sensitivity.value}"],
+            concurrency_limit=1,
+            work_pool_name=work_pool,
+        )
+        for source in loaded.sources
+    ]
