@@ -189,6 +189,7 @@ def validate_task(batch: Batch, lake: str) -> Batch:
     assert batch.frame is not None
     contract = batch.source.contract
     conformed = conform(batch.frame, contract)
+    batch.frame = None  # the text as read: typed columns replace it, and it must not outlive conform
     blocking = [str(issue) for issue in conformed.issues if issue.blocking]
     batch.schema_notes = [str(issue) for issue in conformed.issues if not issue.blocking]
     for note in batch.schema_notes:
