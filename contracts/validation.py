@@ -44,6 +44,7 @@ MIN_SCRUBBED_VALUE_CHARS = 3
 
 # Creating a context touches GX's process-wide project manager: one thread at a time.
 _CONTEXT_LOCK = threading.Lock()
+_ROW_COUNT_RULES = frozenset({"expect_table_row_count_to_be_between", "expect_table_row_count_to_equal"})
 
 _MISSING_COLUMN = re.compile(r'The column "(?P<name>[^"]*)" in BatchData does not exist')
 _METRIC_UNAVAILABLE = re.compile(r"^Metric MetricConfigurationID\(.*\) is not available")
@@ -236,14 +237,41 @@ def _pushdown_ok(rules: list[QualityRule]) -> bool:
     return True
 
 
+def _columns_read(rules: list[QualityRule], frame: pl.DataFrame) -> list[str]:
+    """The columns the rules read, when every rule is a single-column or row-count rule; else all.
+
+    GX's SQL wraps the batch as ``SELECT * FROM batch``, and DuckDB then carries every column through
+    the window GX uses for uniqueness (measured at 5M benchmark rows: 4.7 s with all 17 columns).
+    Rules that look at the table's shape (column sets, counts) or filter rows see the whole frame.
+    """
+    named: set[str] = set()
+    for rule in rules:
+        narrow = rule.expectation.startswith("expect_column_") or rule.expectation in _ROW_COUNT_RULES
+        if not narrow or "row_condition" in rule.kwargs:
+            return frame.columns
+        for key in ("column", "column_A", "column_B"):
+            if isinstance(rule.kwargs.get(key), str):
+                named.add(rule.kwargs[key])
+        for key in ("column_list", "column_set"):
+            value = rule.kwargs.get(key)
+            if value is not None:
+                if not isinstance(value, list | tuple | set) or not all(isinstance(c, str) for c in value):
+                    return frame.columns
+                named.update(value)
+    # With no column named (row counts only), one column keeps the table's height.
+    return [c for c in frame.columns if c in named] or frame.columns[:1]
+
+
 def _batch_definition(
-    context: Any, name: str, frame: pl.DataFrame, engine: Engine
+    context: Any, name: str, frame: pl.DataFrame, engine: Engine, rules: list[QualityRule]
 ) -> tuple[Any, dict[str, Any], Any]:
     """GX's batch definition for the frame, its batch parameters, and what to close afterwards."""
     if engine == "duckdb":
         from contracts.gx_duckdb import TABLE, arrow_datasource
 
-        datasource, close = arrow_datasource(context, name, frame.to_arrow())
+        datasource, close = arrow_datasource(
+            context, name, frame.select(_columns_read(rules, frame)).to_arrow()
+        )
         definition = datasource.add_table_asset(name, table_name=TABLE).add_batch_definition_whole_table(name)
         return definition, {}, close
     definition = (
@@ -254,11 +282,19 @@ def _batch_definition(
     return definition, {"dataframe": to_pandas(frame)}, lambda: None
 
 
-def _run(context: Any, name: str, suite: Any, frame: pl.DataFrame, data_docs: bool, engine: Engine) -> Any:
+def _run(
+    context: Any,
+    name: str,
+    suite: Any,
+    frame: pl.DataFrame,
+    data_docs: bool,
+    engine: Engine,
+    rules: list[QualityRule],
+) -> Any:
     """Validate one batch; with `data_docs`, through a checkpoint that also renders the HTML report."""
     import great_expectations as gx
 
-    batch_definition, parameters, close = _batch_definition(context, name, frame, engine)
+    batch_definition, parameters, close = _batch_definition(context, name, frame, engine, rules)
     try:
         if not data_docs:
             return batch_definition.get_batch(batch_parameters=parameters).validate(
@@ -300,7 +336,7 @@ def validate(
     context = _new_context()
     name = f"lockgate-{contract.id}-{uuid.uuid4().hex}"
     try:
-        result = _run(context, name, suite, frame, data_docs is not None, engine)
+        result = _run(context, name, suite, frame, data_docs is not None, engine, rules)
         site = _docs_site(context)
         if data_docs is not None and site is not None:
             shutil.copytree(site, data_docs, dirs_exist_ok=True)

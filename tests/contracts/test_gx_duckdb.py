@@ -249,3 +249,19 @@ def test_rewritten_regexes_match_what_python_matches(pattern: str) -> None:
 def test_regexes_without_a_faithful_rewrite_stay_on_pandas(pattern: str) -> None:
     assert gx_duckdb.to_re2(pattern) is None
     assert not gx_duckdb.regex_supported(pattern)
+
+
+def test_table_shape_rules_see_every_column_on_duckdb(make_contract: MakeContract) -> None:
+    """Only column rules let the DuckDB batch be narrowed to the columns they read."""
+    names = [p["name"] for p in PROPERTIES]
+    contract = make_contract(
+        PROPERTIES,
+        quality=[
+            {**_rule("expect_table_column_count_to_equal", value=len(names)), "id": "count"},
+            {**_rule("expect_table_columns_to_match_set", column_set=names), "id": "set"},
+            {**_rule("expect_column_values_to_be_unique", column="orders"), "id": "unique"},
+        ],
+    )
+    on_duckdb = validate(_frame(), contract, engine="duckdb")
+    assert _outcomes(on_duckdb) == _outcomes(validate(_frame(), contract, engine="pandas"))
+    assert [o.success for o in on_duckdb.outcomes if o.rule_id in ("count", "set")] == [True, True]
