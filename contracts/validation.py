@@ -5,8 +5,12 @@ its ``severity`` is metadata only; so each expectation's result is read on its o
 severity decides whether it blocks. Results are asked for in SUMMARY form with no unexpected values,
 and exception texts are scrubbed before they are kept: a report holds counts, names and rule ids only.
 
-GX has no polars engine, so the frame goes to GX as pandas. Each call uses its own ephemeral context
-and uniquely named data source, so the flow's thread pool can validate several sources at once.
+GX has no polars engine. By default the frame goes to GX's SQL path on DuckDB, as Arrow (no copy),
+so every metric is one SQL query DuckDB runs over the polars buffers (`contracts.gx_duckdb` holds the
+small workaround GX needs there, and says why). The pandas path stays as GX's reference engine: the
+tests run both on the same frames and compare outcomes, and a suite with a regex DuckDB cannot
+compile (RE2 has no look-arounds) runs there. Each call uses its own ephemeral context and uniquely
+named data source, so the flow's thread pool can validate several sources at once.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import shutil
 import threading
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import polars as pl
 import pyarrow as pa
@@ -31,6 +35,7 @@ if TYPE_CHECKING:
 
     from contracts.model import Contract, QualityRule
 
+Engine = Literal["duckdb", "pandas"]
 RESULT_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": 0}
 MAX_EXCEPTION_CHARS = 300
 # Values shorter than this are not scrubbed by content (they would match everywhere); digits and
@@ -39,6 +44,7 @@ MIN_SCRUBBED_VALUE_CHARS = 3
 
 # Creating a context touches GX's process-wide project manager: one thread at a time.
 _CONTEXT_LOCK = threading.Lock()
+_ROW_COUNT_RULES = frozenset({"expect_table_row_count_to_be_between", "expect_table_row_count_to_equal"})
 
 _MISSING_COLUMN = re.compile(r'The column "(?P<name>[^"]*)" in BatchData does not exist')
 _METRIC_UNAVAILABLE = re.compile(r"^Metric MetricConfigurationID\(.*\) is not available")
@@ -218,50 +224,119 @@ def _docs_site(context: Any) -> Path | None:
     return None
 
 
-def _run(context: Any, name: str, suite: Any, frame: pl.DataFrame, data_docs: bool) -> Any:
-    """Validate one batch; with `data_docs`, through a checkpoint that also renders the HTML report."""
-    import great_expectations as gx
+def _pushdown_ok(rules: list[QualityRule]) -> bool:
+    """Whether every rule can run on DuckDB with GX's own semantics (regexes must compile in RE2)."""
+    from contracts.gx_duckdb import REGEX_EXPECTATIONS, regex_supported
 
-    batch_definition = (
+    for rule in rules:
+        if rule.expectation not in REGEX_EXPECTATIONS:
+            continue
+        patterns = rule.kwargs.get("regex_list") or [rule.kwargs.get("regex")]
+        if not all(isinstance(p, str) and regex_supported(p) for p in patterns):
+            return False
+    return True
+
+
+def _columns_read(rules: list[QualityRule], frame: pl.DataFrame) -> list[str]:
+    """The columns the rules read, when every rule is a single-column or row-count rule; else all.
+
+    GX's SQL wraps the batch as ``SELECT * FROM batch``, and DuckDB then carries every column through
+    the window GX uses for uniqueness (measured at 5M benchmark rows: 4.7 s with all 17 columns).
+    Rules that look at the table's shape (column sets, counts) or filter rows see the whole frame.
+    """
+    named: set[str] = set()
+    for rule in rules:
+        narrow = rule.expectation.startswith("expect_column_") or rule.expectation in _ROW_COUNT_RULES
+        if not narrow or "row_condition" in rule.kwargs:
+            return frame.columns
+        for key in ("column", "column_A", "column_B"):
+            if isinstance(rule.kwargs.get(key), str):
+                named.add(rule.kwargs[key])
+        for key in ("column_list", "column_set"):
+            value = rule.kwargs.get(key)
+            if value is not None:
+                if not isinstance(value, list | tuple | set) or not all(isinstance(c, str) for c in value):
+                    return frame.columns
+                named.update(value)
+    # With no column named (row counts only), one column keeps the table's height.
+    return [c for c in frame.columns if c in named] or frame.columns[:1]
+
+
+def _batch_definition(
+    context: Any, name: str, frame: pl.DataFrame, engine: Engine, rules: list[QualityRule]
+) -> tuple[Any, dict[str, Any], Any]:
+    """GX's batch definition for the frame, its batch parameters, and what to close afterwards."""
+    if engine == "duckdb":
+        from contracts.gx_duckdb import TABLE, arrow_datasource
+
+        datasource, close = arrow_datasource(
+            context, name, frame.select(_columns_read(rules, frame)).to_arrow()
+        )
+        definition = datasource.add_table_asset(name, table_name=TABLE).add_batch_definition_whole_table(name)
+        return definition, {}, close
+    definition = (
         context.data_sources.add_pandas(name)
         .add_dataframe_asset(name)
         .add_batch_definition_whole_dataframe(name)
     )
-    parameters = {"dataframe": to_pandas(frame)}
-    if not data_docs:
-        return batch_definition.get_batch(batch_parameters=parameters).validate(
-            suite, result_format=RESULT_FORMAT
-        )
-    suite = context.suites.add(suite)
-    definition = context.validation_definitions.add(
-        gx.ValidationDefinition(name=name, data=batch_definition, suite=suite)
-    )
-    checkpoint = context.checkpoints.add(
-        gx.Checkpoint(
-            name=name,
-            validation_definitions=[definition],
-            actions=[gx.checkpoint.UpdateDataDocsAction(name="data-docs")],
-            result_format=RESULT_FORMAT,
-        )
-    )
-    [result] = checkpoint.run(batch_parameters=parameters).run_results.values()
-    return result
+    return definition, {"dataframe": to_pandas(frame)}, lambda: None
 
 
-def validate(frame: pl.DataFrame, contract: Contract, *, data_docs: Path | None = None) -> ValidationReport:
+def _run(
+    context: Any,
+    name: str,
+    suite: Any,
+    frame: pl.DataFrame,
+    data_docs: bool,
+    engine: Engine,
+    rules: list[QualityRule],
+) -> Any:
+    """Validate one batch; with `data_docs`, through a checkpoint that also renders the HTML report."""
+    import great_expectations as gx
+
+    batch_definition, parameters, close = _batch_definition(context, name, frame, engine, rules)
+    try:
+        if not data_docs:
+            return batch_definition.get_batch(batch_parameters=parameters).validate(
+                suite, result_format=RESULT_FORMAT
+            )
+        suite = context.suites.add(suite)
+        definition = context.validation_definitions.add(
+            gx.ValidationDefinition(name=name, data=batch_definition, suite=suite)
+        )
+        checkpoint = context.checkpoints.add(
+            gx.Checkpoint(
+                name=name,
+                validation_definitions=[definition],
+                actions=[gx.checkpoint.UpdateDataDocsAction(name="data-docs")],
+                result_format=RESULT_FORMAT,
+            )
+        )
+        [result] = checkpoint.run(batch_parameters=parameters).run_results.values()
+        return result
+    finally:
+        close()
+
+
+def validate(
+    frame: pl.DataFrame, contract: Contract, *, data_docs: Path | None = None, engine: Engine = "duckdb"
+) -> ValidationReport:
     """Run every rule of the contract (implicit and explicit) on the frame.
 
     With `data_docs`, GX's HTML report of this validation (Data Docs) is written into that folder. It is
-    rendered from SUMMARY results without unexpected values, so it holds counts, not data.
+    rendered from SUMMARY results without unexpected values, so it holds counts, not data. `engine`
+    picks GX's execution engine: ``duckdb`` (default; pandas when a regex needs Python) or ``pandas``.
     """
     rules = all_rules(contract)
     if not rules:
         return ValidationReport(row_count=frame.height, outcomes=[])
+    if engine == "duckdb" and not _pushdown_ok(rules):
+        engine = "pandas"
     suite = build_suite(contract, name=f"{contract.id}-{contract.version}")
     context = _new_context()
     name = f"lockgate-{contract.id}-{uuid.uuid4().hex}"
     try:
-        result = _run(context, name, suite, frame, data_docs is not None)
+        result = _run(context, name, suite, frame, data_docs is not None, engine, rules)
         site = _docs_site(context)
         if data_docs is not None and site is not None:
             shutil.copytree(site, data_docs, dirs_exist_ok=True)

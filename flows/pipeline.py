@@ -37,7 +37,7 @@ from storage import layout
 from storage.curated import CuratedVersion, current_version, history, list_versions, publish, read_current
 from storage.docs import publish_docs
 from storage.quarantine import write_quarantine
-from storage.raw import RawManifest, land_raw, verified_local_copies, write_manifest
+from storage.raw import RawManifest, land_raw, read_verified, write_manifest
 from storage.state import read_state, write_state
 from storage.store import ObjectStore, open_store
 from storage.warehouse import register_views
@@ -156,8 +156,8 @@ def read_task(batch: Batch, lake: str) -> Batch:
     store = open_store(lake)
     error: str | None = None
     try:
-        with verified_local_copies(store, batch.raw) as paths:
-            batch.frame = read_frame(batch.source.passport.connector, paths)
+        connector = batch.source.passport.connector
+        batch.frame = read_verified(store, batch.raw, lambda paths: read_frame(connector, paths))
         batch.rows_in = batch.frame.height
     except Exception as exc:
         error = str(exc)
@@ -189,6 +189,7 @@ def validate_task(batch: Batch, lake: str) -> Batch:
     assert batch.frame is not None
     contract = batch.source.contract
     conformed = conform(batch.frame, contract)
+    batch.frame = None  # the text as read: typed columns replace it, and it must not outlive conform
     blocking = [str(issue) for issue in conformed.issues if issue.blocking]
     batch.schema_notes = [str(issue) for issue in conformed.issues if not issue.blocking]
     for note in batch.schema_notes:

@@ -73,6 +73,28 @@ class LocalStore:
         except OSError as exc:
             raise StorageError(f"could not store {key!r} from {path}: {exc.strerror or exc}") from exc
 
+    def adopt_file(self, key: str, path: Path, *, tags: dict[str, str] | None = None) -> None:
+        """`put_file` for a file the caller gives up: moved into place instead of copied, when it lies on
+        the lake's filesystem (the file is gone afterwards either way).
+
+        Landing a raw file writes a private snapshot first (its checksum is of the bytes stored);
+        copying that snapshot again into the lake doubled the bytes written (measured: 1.27 GB twice
+        for the benchmark's 5M-row CSV). The snapshot is fsynced before the rename, as a copy would be.
+        """
+        target = self._path(key)
+        path = Path(path)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if path.stat().st_dev != target.parent.stat().st_dev:
+                self.put_file(key, path, tags=tags)
+                path.unlink()
+                return
+            with path.open("rb+") as handle:
+                os.fsync(handle.fileno())
+            path.replace(target)
+        except OSError as exc:
+            raise StorageError(f"could not store {key!r} from {path}: {exc.strerror or exc}") from exc
+
     def put_bytes(self, key: str, data: bytes, *, tags: dict[str, str] | None = None) -> None:
         target = self._path(key)
         try:

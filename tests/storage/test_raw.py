@@ -24,6 +24,7 @@ from storage.raw import (
     land_raw,
     raw_history,
     read_manifest,
+    read_verified,
     verified_local_copies,
     verify_raw,
     write_manifest,
@@ -391,3 +392,22 @@ def test_verified_local_copies_hold_the_landed_bytes_and_catch_corruption(
     overwrite(landed[0].key, b"tampered")
     with pytest.raises(RawChecksumMismatch, match=landed[0].key), verified_local_copies(store, landed):
         pass
+
+
+def test_read_verified_returns_what_was_read_only_when_the_checksums_match(
+    store: ObjectStore, inputs: list[Path], overwrite: Callable[[str, bytes], None]
+) -> None:
+    landed = land_raw(store, "people", "run-1", date(2026, 1, 2), inputs)
+    read = lambda paths: [p.read_bytes() for p in paths]  # noqa: E731
+    assert read_verified(store, landed, read) == [p.read_bytes() for p in inputs]
+    overwrite(landed[0].key, b"tampered")
+    with pytest.raises(RawChecksumMismatch, match=landed[0].key):
+        read_verified(store, landed, read)
+
+
+def test_a_landed_local_file_is_moved_in_not_left_behind(store: ObjectStore, inputs: list[Path]) -> None:
+    landed = land_raw(store, "people", "run-1", date(2026, 1, 2), inputs)
+    for raw, source in zip(landed, inputs, strict=True):
+        with store.open_read(raw.key) as stream:
+            assert stream.read() == source.read_bytes()
+        assert source.exists()  # the source itself is never moved: only the private snapshot is
