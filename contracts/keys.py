@@ -11,6 +11,8 @@ import hashlib
 import os
 import re
 
+from contracts.secrets import SecretUnavailable, read_prefect_secret
+
 MIN_KEY_BYTES = 16
 MIN_HEX_CHARS = 32
 ENV_PREFIX = "LOCKGATE_KEY_"
@@ -75,23 +77,16 @@ def decode_key(name: str, value: str, source: str) -> bytes:
 
 
 def _from_prefect(name: str) -> str | None:
-    """The Secret block's value, or None when there is no such block or no Prefect API to ask."""
-    import httpx
-    from prefect.blocks.system import Secret
-
+    """The Secret block's value, or None when there is no such block."""
     block = secret_block_name(name)
     try:
-        secret = Secret.load(block, _sync=True)
-    except ValueError:  # Prefect's "block document not found"
-        return None
-    except (httpx.HTTPError, OSError, RuntimeError) as exc:
-        raise MissingKeyError(
-            name, _missing_message(name, f"the Prefect API could not be asked: {type(exc).__name__}")
+        return read_prefect_secret(block)
+    except SecretUnavailable as exc:
+        if exc.unreachable:
+            raise MissingKeyError(name, _missing_message(name, exc.reason)) from None
+        raise WeakKeyError(
+            name, f"masking key '{name}': Prefect Secret block '{block}' must hold text"
         ) from None
-    value = secret.get()
-    if not isinstance(value, str):
-        raise WeakKeyError(name, f"masking key '{name}': Prefect Secret block '{block}' must hold text")
-    return value
 
 
 def resolve_key(name: str) -> bytes:

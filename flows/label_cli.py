@@ -52,26 +52,11 @@ def _local_studio(data_dir: Path | None, studio_url: str | None) -> Iterator[str
     if data_dir is None:
         yield studio_url
         return
-    from labeling.server import (
-        DEFAULT_LOCAL_PORT,
-        TOKEN_ENV,
-        LabelStudioServer,
-        LabelStudioServerError,
-        free_port,
-        local_credentials,
-    )
+    from labeling.server import TOKEN_ENV, LabelStudioServerError, local_server
 
     folder = data_dir.resolve()
-    creds = local_credentials(folder)
-    server = LabelStudioServer(
-        folder,
-        username=creds.username,
-        password=creds.password,
-        token=creds.token,
-        # The port `make label-studio` serves on, so printed project links keep working there.
-        port=DEFAULT_LOCAL_PORT if _port_free(DEFAULT_LOCAL_PORT) else free_port(),
-        env={"SECRET_KEY": creds.secret_key},
-    )
+    # On the port `make label-studio` serves (when free), so printed project links keep working there.
+    server = local_server(folder)
     with console.status(f"starting Label Studio from {folder} (the first start takes a minute)…"):
         try:
             server.start()
@@ -79,7 +64,7 @@ def _local_studio(data_dir: Path | None, studio_url: str | None) -> Iterator[str
             err.print(f"Label Studio did not start: {exc}", markup=False, style="red")
             raise typer.Exit(1) from exc
     previous = os.environ.get(TOKEN_ENV)
-    os.environ[TOKEN_ENV] = creds.token
+    os.environ[TOKEN_ENV] = server.token
     try:
         yield server.url
     finally:
@@ -88,13 +73,6 @@ def _local_studio(data_dir: Path | None, studio_url: str | None) -> Iterator[str
             os.environ.pop(TOKEN_ENV, None)
         else:
             os.environ[TOKEN_ENV] = previous
-
-
-def _port_free(port: int) -> bool:
-    import socket
-
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        return sock.connect_ex(("127.0.0.1", port)) != 0
 
 
 def _run_flow(flow_fn: object, **params: object) -> object:

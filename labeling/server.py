@@ -26,6 +26,8 @@ from typing import IO, TYPE_CHECKING
 
 import httpx
 
+from contracts.secrets import SecretUnavailable, read_prefect_secret
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from types import TracebackType
@@ -296,22 +298,11 @@ class StudioSettings:
 
 
 def _token_from_prefect() -> str | None:
-    """The Secret block's value, or None when there is no such block (as contracts.keys does for keys)."""
-    from prefect.blocks.system import Secret
-
+    """The Secret block's value, or None when there is no such block."""
     try:
-        secret = Secret.load(TOKEN_BLOCK, _sync=True)
-    except ValueError:  # Prefect's "block document not found"
-        return None
-    except (httpx.HTTPError, OSError, RuntimeError) as exc:
-        raise LabelStudioServerError(
-            f"the Label Studio token is not in ${TOKEN_ENV} and the Prefect API could not be asked for "
-            f"the Secret block '{TOKEN_BLOCK}' ({type(exc).__name__})"
-        ) from None
-    value = secret.get()
-    if not isinstance(value, str) or not value.strip():
-        raise LabelStudioServerError(f"the Prefect Secret block '{TOKEN_BLOCK}' must hold the token as text")
-    return value.strip()
+        return read_prefect_secret(TOKEN_BLOCK)
+    except SecretUnavailable as exc:
+        raise LabelStudioServerError(f"the Label Studio token is not in ${TOKEN_ENV}, and {exc}") from None
 
 
 def settings_from_env(url: str | None = None) -> StudioSettings:
@@ -363,6 +354,27 @@ def local_credentials(data_dir: Path) -> LocalCredentials:
     )
 
 
+def local_server(data_dir: Path, port: int | None = DEFAULT_LOCAL_PORT) -> LabelStudioServer:
+    """The server of a local data folder, with its admin from `local_credentials`.
+
+    `port` is the one asked for, or a free one when it is taken (None: any free port).
+    """
+    creds = local_credentials(data_dir)
+    return LabelStudioServer(
+        data_dir,
+        username=creds.username,
+        password=creds.password,
+        token=creds.token,
+        port=port if port is not None and _port_free(port) else free_port(),
+        env={"SECRET_KEY": creds.secret_key},
+    )
+
+
+def _port_free(port: int, host: str = HOST) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        return sock.connect_ex((host, port)) != 0
+
+
 def _interrupt(signum: int, frame: object) -> None:
     """SIGTERM (e.g. from a process manager) stops the server the way Ctrl-C does."""
     raise KeyboardInterrupt
@@ -376,15 +388,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=240.0, help="seconds to wait for it to start")
     args = parser.parse_args(argv)
     data_dir = args.data_dir.resolve()
-    creds = local_credentials(data_dir)
-    server = LabelStudioServer(
-        data_dir,
-        username=creds.username,
-        password=creds.password,
-        token=creds.token,
-        port=args.port,
-        env={"SECRET_KEY": creds.secret_key},
-    )
+    server = local_server(data_dir, args.port)
     signal.signal(signal.SIGTERM, _interrupt)
     print(f"Starting Label Studio from {data_dir} (first start takes a minute) ...", flush=True)
     try:

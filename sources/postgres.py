@@ -36,6 +36,7 @@ from psycopg import postgres, sql
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.types.string import TextLoader
 
+from contracts.secrets import SecretUnavailable, read_prefect_secret
 from sources.connectors import SourceReadError
 from sources.extract import Extraction
 
@@ -102,26 +103,15 @@ def _missing_message(name: str, reason: str | None = None) -> str:
 
 def _from_prefect(name: str) -> str | None:
     """The Secret block's value, or None when there is no such block."""
-    import httpx
-    from prefect.blocks.system import Secret
-
     where = f"postgres:{name}"
-    failure: str | None = None
     try:
-        secret = Secret.load(secret_block_name(name), _sync=True)
-    except ValueError:  # Prefect's "block document not found"
-        return None
-    except (httpx.HTTPError, OSError, RuntimeError) as exc:
-        failure = type(exc).__name__
-    if failure is not None:
-        reason = f"the Prefect API could not be asked: {failure}"
-        raise SourceReadError(where, None, _missing_message(name, reason))
-    value = secret.get()
-    if not isinstance(value, str) or not value.strip():
+        return read_prefect_secret(secret_block_name(name))
+    except SecretUnavailable as exc:
+        if exc.unreachable:
+            raise SourceReadError(where, None, _missing_message(name, exc.reason)) from None
         raise SourceReadError(
             where, None, f"Prefect Secret block '{secret_block_name(name)}' must hold a connection string"
-        )
-    return value.strip()
+        ) from None
 
 
 def resolve_dsn(name: str) -> tuple[str, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import stat
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from labeling.server import (
     LabelStudioServerError,
     default_executable,
     local_credentials,
+    local_server,
     settings_from_env,
 )
 
@@ -113,6 +115,23 @@ def test_local_credentials_are_made_once_and_private(monkeypatch: pytest.MonkeyP
     assert first.password not in repr(first) and first.token not in repr(first)
     monkeypatch.setenv("LOCKGATE_LABEL_STUDIO_TOKEN", TOKEN)
     assert local_credentials(tmp_path / "ls").token == TOKEN
+
+
+def test_local_server_takes_the_asked_port_unless_it_is_taken(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name in ("USERNAME", "PASSWORD", "TOKEN"):
+        monkeypatch.delenv(f"LOCKGATE_LABEL_STUDIO_{name}", raising=False)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = busy.getsockname()[1]
+        moved = local_server(tmp_path / "ls", taken)
+        assert moved.port != taken
+    free = server_module.free_port()
+    kept = local_server(tmp_path / "ls", free)
+    assert kept.port == free and kept.url == f"http://127.0.0.1:{free}"
+    assert kept.token == local_credentials(tmp_path / "ls").token  # the folder's admin, made once
 
 
 def test_foreground_command_reports_a_missing_server(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -1,0 +1,37 @@
+"""Reading a Prefect Secret block: the one way Lockgate takes a secret from Prefect.
+
+Masking keys, database credentials and the Label Studio token all come from the environment first and
+a Prefect Secret block second. The three differ only in the error they raise, so each caller turns
+`SecretUnavailable` into its own message; none of them ever sees or logs the value on failure.
+"""
+
+from __future__ import annotations
+
+
+class SecretUnavailable(Exception):  # noqa: N818 - reads as what happened
+    """The Prefect API could not be asked (`unreachable`), or the block holds no text; `reason` says which."""
+
+    def __init__(self, block: str, reason: str, *, unreachable: bool) -> None:
+        self.block = block
+        self.reason = reason
+        self.unreachable = unreachable
+        super().__init__(f"Prefect Secret block '{block}': {reason}")
+
+
+def read_prefect_secret(block: str) -> str | None:
+    """The block's text (stripped), or None when there is no such block."""
+    import httpx
+    from prefect.blocks.system import Secret
+
+    try:
+        secret = Secret.load(block, _sync=True)
+    except ValueError:  # Prefect's "block document not found"
+        return None
+    except (httpx.HTTPError, OSError, RuntimeError) as exc:
+        raise SecretUnavailable(
+            block, f"the Prefect API could not be asked: {type(exc).__name__}", unreachable=True
+        ) from None
+    value = secret.get()
+    if not isinstance(value, str) or not value.strip():
+        raise SecretUnavailable(block, "it must hold text", unreachable=False)
+    return value.strip()
