@@ -34,7 +34,7 @@ from labeling.gate import Thresholds, decide
 from labeling.plan import load_plans, select_plans
 from labeling.sample import draw
 from labeling.server import settings_from_env
-from labeling.studio import VERSION, ReviewItem, Studio
+from labeling.studio import VERSION, ReviewItem, Studio, StudioError
 from sources.catalog import load_catalog
 from storage import layout
 from storage.curated import current_version, publish, read_current
@@ -42,6 +42,8 @@ from storage.store import open_store
 from storage.warehouse import register_views
 
 if TYPE_CHECKING:
+    from prefect.states import State
+
     from labeling.gate import GateResult
     from labeling.plan import Plan
     from labeling.sample import Drawn
@@ -87,9 +89,24 @@ def _studio(url: str | None) -> Studio:
     return Studio.from_settings(settings_from_env(url))
 
 
+def _studio_failed(task: Any, task_run: Any, state: State) -> bool:
+    """Retry what Label Studio failed at; a missing setting or an undispatched plan fails every time."""
+    try:
+        state.result()
+    except StudioError:
+        return True
+    except Exception:
+        return False
+    return False
+
+
 # Every Label Studio call is idempotent (projects by title, tasks by row key), so retrying is safe.
 studio_task = partial(
-    task, retries=STUDIO_RETRIES, retry_delay_seconds=STUDIO_RETRY_DELAYS, cache_policy=NO_CACHE
+    task,
+    retries=STUDIO_RETRIES,
+    retry_delay_seconds=STUDIO_RETRY_DELAYS,
+    retry_condition_fn=_studio_failed,
+    cache_policy=NO_CACHE,
 )
 
 

@@ -271,6 +271,22 @@ def test_label_studio_unreachable_is_retried_then_a_clear_failure(
     assert [r.run_count for r in runs] == [labeling.STUDIO_RETRIES + 1]
 
 
+def test_collecting_an_undispatched_plan_fails_at_once(
+    catalog: Path, own_plan: Path, tmp_path: Path, studio_env: LabelStudioServer
+) -> None:
+    state = label_collect(
+        catalog=str(catalog), lake=str(tmp_path / "lake"), plans=[_plan_name(own_plan)], return_state=True
+    )
+    assert state.is_failed()
+    assert "dispatch first" in str(state.result(raise_on_failure=False))
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id])),
+            task_run_filter=TaskRunFilter(name=TaskRunFilterName(like_="pull-annotations")),
+        )
+    assert [r.run_count for r in runs] == [1]  # a plan mistake is not retried
+
+
 def test_cli_verbs(
     catalog: Path, own_plan: Path, tmp_path: Path, hash_key: bytes, studio_env: LabelStudioServer
 ) -> None:
