@@ -13,16 +13,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 import pytest
-from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import (
-    ArtifactFilter,
-    ArtifactFilterKey,
-    FlowRunFilter,
-    FlowRunFilterId,
-    TaskRunFilter,
-    TaskRunFilterName,
-)
-from prefect.client.schemas.sorting import ArtifactSort
+from testkit.prefect_reads import latest_artifact, task_run_counts
 from typer.testing import CliRunner
 
 from flows import labeling
@@ -125,17 +116,6 @@ def _users(sdk: LabelStudio, n: int) -> tuple[list[int], list[str]]:
     return [int(sdk.users.create(username=e, email=e).id) for e in emails], emails
 
 
-def _artifact(key: str) -> str:
-    with get_client(sync_client=True) as client:
-        found = client.read_artifacts(
-            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])),
-            sort=ArtifactSort.CREATED_DESC,
-            limit=1,
-        )
-    assert found, f"no artifact {key}"
-    return str(found[0].data)
-
-
 def test_dispatch_collect_gate_publish_and_review(
     catalog: Path,
     own_plan: Path,
@@ -207,7 +187,7 @@ def test_dispatch_collect_gate_publish_and_review(
     assert all(len(t.predictions) == 3 for t in reviewed)
 
     # Annotators are people: no e-mail in the labels, their report or the Prefect artifact.
-    artifact = _artifact(f"lockgate-labels-{name.replace('_', '-')}")
+    artifact = latest_artifact(f"lockgate-labels-{name.replace('_', '-')}")
     assert "verdict: accept" in artifact
     stored = labels.write_csv() + json.dumps(report) + artifact
     assert not any(email in stored for email in emails)
@@ -263,12 +243,7 @@ def test_label_studio_unreachable_is_retried_then_a_clear_failure(
     error = str(state.result(raise_on_failure=False))
     assert "Label Studio at http://127.0.0.1:9" in error and "unreachable" in error
     assert "0" * 40 not in error
-    with get_client(sync_client=True) as client:
-        runs = client.read_task_runs(
-            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id])),
-            task_run_filter=TaskRunFilter(name=TaskRunFilterName(like_="ensure-project")),
-        )
-    assert [r.run_count for r in runs] == [labeling.STUDIO_RETRIES + 1]
+    assert task_run_counts(state, "ensure-project") == [labeling.STUDIO_RETRIES + 1]
 
 
 def test_collecting_an_undispatched_plan_fails_at_once(
@@ -279,12 +254,7 @@ def test_collecting_an_undispatched_plan_fails_at_once(
     )
     assert state.is_failed()
     assert "dispatch first" in str(state.result(raise_on_failure=False))
-    with get_client(sync_client=True) as client:
-        runs = client.read_task_runs(
-            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id])),
-            task_run_filter=TaskRunFilter(name=TaskRunFilterName(like_="pull-annotations")),
-        )
-    assert [r.run_count for r in runs] == [1]  # a plan mistake is not retried
+    assert task_run_counts(state, "pull-annotations") == [1]  # a plan mistake is not retried
 
 
 def test_cli_verbs(

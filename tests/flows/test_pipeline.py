@@ -17,6 +17,7 @@ import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 from prefect.client.schemas.sorting import ArtifactSort
+from testkit.prefect_reads import latest_artifact
 from typer.testing import CliRunner
 
 from contracts.keys import key_id
@@ -48,17 +49,6 @@ def _rewrite_customers(catalog: Path, change: dict[int, dict[str, str]]) -> None
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-
-
-def _artifact_markdown(key: str) -> str:
-    with get_client(sync_client=True) as client:
-        artifacts = client.read_artifacts(
-            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])),
-            sort=ArtifactSort.CREATED_DESC,
-            limit=1,
-        )
-    assert artifacts, f"no artifact {key}"
-    return str(artifacts[0].data)
 
 
 def test_example_catalog_end_to_end(catalog: Path, tmp_path: Path, hash_key: bytes) -> None:
@@ -113,7 +103,7 @@ def test_example_catalog_end_to_end(catalog: Path, tmp_path: Path, hash_key: byt
     assert query(layout.warehouse_path(str(lake)), "SELECT count(*) FROM support_tickets").item() > 0
 
     # The Prefect artifact reports counts, not values.
-    markdown = _artifact_markdown("lockgate-customers")
+    markdown = latest_artifact("lockgate-customers")
     assert "customers" in markdown
     assert str(len(source_rows)) in markdown
     assert not [value for value in planted if value in markdown]
@@ -262,4 +252,4 @@ def test_quarantine_rule_sets_bad_rows_aside_and_publishes_the_rest(
     assert held.get_column("_lockgate_failed_rules").to_list() == [["known_segment"]] * 3
     published = query(layout.warehouse_path(str(lake)), "SELECT DISTINCT segment FROM customers ORDER BY 1")
     assert published.to_series().to_list() == ["enterprise", "retail", "smb"]
-    assert "quarantined rows: 3" in _artifact_markdown("lockgate-customers")
+    assert "quarantined rows: 3" in latest_artifact("lockgate-customers")
