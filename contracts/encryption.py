@@ -27,16 +27,13 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from contracts.errors import DecryptionError
 from contracts.keys import resolve_key
 
 PREFIX = "v1:"
 NONCE_BYTES = 12
 AES_KEY_BYTES = 32
 _HKDF_INFO = b"lockgate encrypt v1 aes-256-gcm"
-
-
-class DecryptionError(ValueError):
-    """A value could not be decrypted; names the row, never the value."""
 
 
 def derive_key(key: bytes) -> bytes:

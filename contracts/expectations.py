@@ -16,6 +16,7 @@ import os
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from contracts.errors import RuleError
 from contracts.model import Action, QualityRule, Severity
 from contracts.quarantine import ROW_LEVEL_EXPECTATIONS
 
@@ -23,9 +24,9 @@ if TYPE_CHECKING:
     import great_expectations as gx
     from great_expectations.expectations.expectation import Expectation
 
+    from contracts.diagnostics import Problem
     from contracts.model import Contract
-    from sources.diagnostics import Problem
-    from sources.yamlio import YamlDocument
+    from contracts.yamlio import YamlDocument
 
 # Expectation fields that are not arguments of the check: allowing them in ``kwargs`` would let a
 # contract override our metadata or ask GX for a result format that lists data values.
@@ -45,17 +46,6 @@ RESERVED_KWARGS = frozenset(
 _COLUMN_LIST_KWARGS = ("column_list", "column_set")
 _COLUMN_KWARGS = ("column_A", "column_B")
 _GX_SEVERITY = {Severity.ERROR: "critical", Severity.WARN: "warning"}
-
-
-class RuleError(ValueError):
-    """A rule GX cannot build; ``field`` is the rule's YAML key to point at."""
-
-    def __init__(self, field: str, message: str) -> None:
-        self.field = field
-        super().__init__(message)
-
-    def __reduce__(self) -> tuple[type[RuleError], tuple[str, str]]:
-        return (RuleError, (self.field, str(self)))
 
 
 def implicit_rules(contract: Contract) -> list[QualityRule]:

@@ -51,6 +51,8 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
+from contracts.errors import GxDuckdbUnsupportedError
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -100,10 +102,6 @@ class _Dialect(enum.StrEnum):
     """GX compares dialect names to its enum members' ``.value``; a str enum member compares to both."""
 
     DUCKDB = DIALECT
-
-
-class GxDuckdbUnsupportedError(RuntimeError):
-    """The installed GX no longer has a hook this module patches: fail loudly, never validate wrongly."""
 
 
 def _regex_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:

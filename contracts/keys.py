@@ -11,7 +11,8 @@ import hashlib
 import os
 import re
 
-from contracts.secrets import SecretUnavailable, read_prefect_secret
+from contracts.errors import MissingKeyError, SecretUnavailable, WeakKeyError
+from contracts.secrets import read_prefect_secret
 
 MIN_KEY_BYTES = 16
 MIN_HEX_CHARS = 32
@@ -19,26 +20,6 @@ ENV_PREFIX = "LOCKGATE_KEY_"
 LEGACY_DEFAULT_ENV = "LOCKGATE_HASH_KEY"
 SECRET_PREFIX = "lockgate-key-"  # noqa: S105 - a block name prefix, not a secret
 _HEX = re.compile(r"^(?:[0-9a-fA-F]{2})+$")
-
-
-class MaskingKeyError(RuntimeError):
-    """A masking key cannot be used; the message says what to set, never the key itself."""
-
-    def __init__(self, name: str, message: str) -> None:
-        self.name = name
-        super().__init__(message)
-
-    def __reduce__(self) -> tuple[type[MaskingKeyError], tuple[str, str]]:
-        return (type(self), (self.name, str(self)))
-
-
-class MissingKeyError(MaskingKeyError):
-    def __init__(self, name: str, message: str | None = None) -> None:
-        super().__init__(name, message or _missing_message(name))
-
-
-class WeakKeyError(MaskingKeyError):
-    pass
 
 
 def env_vars(name: str) -> list[str]:
@@ -52,6 +33,11 @@ def env_vars(name: str) -> list[str]:
 def secret_block_name(name: str) -> str:
     """Prefect block names allow no underscores: ``card_numbers`` → ``lockgate-key-card-numbers``."""
     return SECRET_PREFIX + name.replace("_", "-")
+
+
+def missing_key(name: str, reason: str | None = None) -> MissingKeyError:
+    """The error for an unset key, saying every place Lockgate looked."""
+    return MissingKeyError(name, _missing_message(name, reason))
 
 
 def _missing_message(name: str, reason: str | None = None) -> str:
@@ -83,7 +69,7 @@ def _from_prefect(name: str) -> str | None:
         return read_prefect_secret(block)
     except SecretUnavailable as exc:
         if exc.unreachable:
-            raise MissingKeyError(name, _missing_message(name, exc.reason)) from None
+            raise missing_key(name, exc.reason) from None
         raise WeakKeyError(
             name, f"masking key '{name}': Prefect Secret block '{block}' must hold text"
         ) from None
@@ -97,7 +83,7 @@ def resolve_key(name: str) -> bytes:
             return decode_key(name, value, var)
     value = _from_prefect(name)
     if value is None:
-        raise MissingKeyError(name)
+        raise missing_key(name)
     return decode_key(name, value, f"Prefect Secret block '{secret_block_name(name)}'")
 
 

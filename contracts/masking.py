@@ -34,7 +34,7 @@ import duckdb
 import polars as pl
 
 from contracts.encryption import encrypt_series
-from contracts.keys import MissingKeyError, key_id
+from contracts.keys import key_id, missing_key
 from contracts.model import (
     DropRule,
     EncryptRule,
@@ -211,7 +211,7 @@ def mask(frame: pl.DataFrame, contract: Contract, keys: dict[str, bytes]) -> Mas
             exprs[prop.name] = partial_expr(prop.name, frame.schema[prop.name], rule)
         elif isinstance(rule, HashRule | EncryptRule):
             if rule.key not in keys:
-                raise MissingKeyError(rule.key)
+                raise missing_key(rule.key)
             (hashed if isinstance(rule, HashRule) else encrypted)[prop.name] = keys[rule.key]
             key_ids[prop.name] = key_id(keys[rule.key])
         elif isinstance(rule, DropRule):

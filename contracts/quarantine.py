@@ -18,10 +18,9 @@ import polars as pl
 from contracts.model import Action
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
     from contracts.model import QualityRule
-    from contracts.validation import ValidationReport
 
 ROW_NUMBER = "_lockgate_row"
 FAILED_RULES = "_lockgate_failed_rules"
@@ -77,19 +76,17 @@ class Quarantine:
     counts: dict[str, int] = field(default_factory=dict)  # rule id → rows it set aside
 
 
-def split(frame: pl.DataFrame, rules: list[QualityRule], report: ValidationReport) -> Quarantine:
-    """Set aside the rows that broke quarantine rules (GX counted unexpected rows for them).
+def split(frame: pl.DataFrame, rules: list[QualityRule], unexpected: Mapping[str, int | None]) -> Quarantine:
+    """Set aside the rows that broke quarantine rules, given how many rows GX counted unexpected per rule
+    id (`ValidationReport.unexpected_counts`).
 
     A quarantine rule whose failures exceed its ``mostly`` threshold is not handled here: GX judged the
     rule failed, and the validation report counts it as blocking.
     """
-    outcomes = {o.rule_id: o for o in report.outcomes}
     active = [
         rule
         for rule in rules
-        if rule.on_failure is Action.QUARANTINE
-        and rule.rule_id in outcomes
-        and (outcomes[rule.rule_id].unexpected_count or 0) > 0
+        if rule.on_failure is Action.QUARANTINE and (unexpected.get(rule.rule_id) or 0) > 0
     ]
     if not active:
         return Quarantine(kept=frame, quarantined=frame.clear())

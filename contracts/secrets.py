@@ -7,15 +7,7 @@ a Prefect Secret block second. The three differ only in the error they raise, so
 
 from __future__ import annotations
 
-
-class SecretUnavailable(Exception):  # noqa: N818 - reads as what happened
-    """The Prefect API could not be asked (`unreachable`), or the block holds no text; `reason` says which."""
-
-    def __init__(self, block: str, reason: str, *, unreachable: bool) -> None:
-        self.block = block
-        self.reason = reason
-        self.unreachable = unreachable
-        super().__init__(f"Prefect Secret block '{block}': {reason}")
+from contracts.errors import SecretUnavailable
 
 
 def read_prefect_secret(block: str) -> str | None:

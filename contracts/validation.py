@@ -88,6 +88,11 @@ class ValidationReport(BaseModel):
     outcomes: list[ExpectationOutcome]
 
     @property
+    def unexpected_counts(self) -> dict[str, int | None]:
+        """Rows each rule counted as unexpected, by rule id (None where GX counts no rows)."""
+        return {o.rule_id: o.unexpected_count for o in self.outcomes}
+
+    @property
     def blocking_failures(self) -> list[ExpectationOutcome]:
         return [o for o in self.outcomes if o.blocking]
 

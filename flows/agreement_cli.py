@@ -42,8 +42,9 @@ def agreement(
     output: Annotated[OutputFormat, typer.Option("--format", help="text or json.")] = OutputFormat.TEXT,
 ) -> None:
     """Inter-annotator agreement of a file of annotations (item_id, annotator, label)."""
-    from labeling.agreement import AnnotationsError, load_annotations
     from labeling.agreement import agreement as measure
+    from labeling.agreement import load_annotations
+    from labeling.errors import AnnotationsError
 
     try:
         report = measure(load_annotations(file, level=level.value), level.value)

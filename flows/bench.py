@@ -205,7 +205,8 @@ def path_naive(csv: Path, workdir: Path) -> dict[str, Any]:
 
 def _run_flow(catalog: Path, lake: Path) -> tuple[float, Any, Any]:
     """One call of the ingest flow as the CLI makes it: its wall time, the run's result, its flow-run id."""
-    from flows.pipeline import RunFailed, ingest
+    from flows.errors import RunFailed
+    from flows.pipeline import ingest
 
     start = time.perf_counter()
     state = ingest(catalog=str(catalog), lake=str(lake), sources=[], return_state=True)

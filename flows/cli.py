@@ -13,12 +13,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from contracts.errors import CatalogError
 from flows.agreement_cli import agreement
 from flows.bench import bench
 from flows.contract_cli import contract_app
 from flows.label_cli import label_app
 from flows.results import RunResult, SourceStatus
-from sources.diagnostics import CatalogError
 
 app = typer.Typer(
     name="lockgate",
@@ -152,7 +152,8 @@ def run(
     ] = None,
 ) -> None:
     """Run the ingest flow: land raw, validate, mask, publish curated versions, register views."""
-    from flows.pipeline import RunFailed, ingest
+    from flows.errors import RunFailed
+    from flows.pipeline import ingest
 
     with console.status("running the ingest flow (Prefect)…"):
         try:
@@ -279,7 +280,8 @@ def pii_scan(
     from pydantic import TypeAdapter, ValidationError
 
     from contracts.pii import scan_frame
-    from sources.connectors import SourceReadError, read_frame
+    from sources.connectors import read_frame
+    from sources.errors import SourceReadError
     from sources.passport import Connector
 
     if output not in ("text", "json"):
@@ -367,8 +369,9 @@ def rollback(
 ) -> None:
     """Make an earlier (or later) version current again; versions themselves are never changed."""
     from storage import layout
-    from storage.curated import UnknownVersion, current_version
+    from storage.curated import current_version
     from storage.curated import rollback as move_current
+    from storage.errors import UnknownVersion
     from storage.store import open_store
     from storage.warehouse import register_views
 

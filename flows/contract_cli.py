@@ -22,9 +22,9 @@ from rich.table import Table
 from rich.text import Text
 
 if TYPE_CHECKING:
+    from contracts.diagnostics import Problem
     from contracts.diff import ContractDiff
     from contracts.model import Contract
-    from sources.diagnostics import Problem
 
 contract_app = typer.Typer(
     help="Work with single contract files: compare two versions of one.",

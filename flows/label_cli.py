@@ -16,12 +16,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from sources.diagnostics import CatalogError
+from contracts.errors import CatalogError
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from flows.labeling import CollectResult, DispatchResult
+    from flows.results import CollectResult, DispatchResult
 
 label_app = typer.Typer(help="Send curated samples to Label Studio and gate the labels that come back.")
 console = Console(soft_wrap=True)
@@ -52,7 +52,8 @@ def _local_studio(data_dir: Path | None, studio_url: str | None) -> Iterator[str
     if data_dir is None:
         yield studio_url
         return
-    from labeling.server import TOKEN_ENV, LabelStudioServerError, local_server
+    from labeling.errors import LabelStudioServerError
+    from labeling.server import TOKEN_ENV, local_server
 
     folder = data_dir.resolve()
     # On the port `make label-studio` serves (when free), so printed project links keep working there.
@@ -229,7 +230,8 @@ def status(
 @label_app.command("invite")
 def invite(studio_url: StudioOpt = None, local_studio: LocalOpt = None) -> None:
     """Print the organisation's sign-up link for annotators (hand it to them; do not post it publicly)."""
-    from labeling.studio import Studio, StudioError
+    from labeling.errors import StudioError
+    from labeling.studio import Studio
 
     with _local_studio(local_studio, studio_url) as url:
         from labeling.server import settings_from_env

@@ -25,16 +25,17 @@ import polars as pl
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
-from pydantic import BaseModel, Field
 
-from flows.pipeline import IO_RETRIES, IO_RETRY_DELAYS, new_run_id
 from flows.reports import collect_markdown
+from flows.results import CollectResult, DispatchResult, PlanStatus
+from flows.runs import IO_RETRIES, IO_RETRY_DELAYS, new_run_id
 from labeling.agreement import gold_accuracy
+from labeling.errors import StudioError
 from labeling.gate import Thresholds, decide
 from labeling.plan import load_plans, select_plans
 from labeling.sample import draw
 from labeling.server import settings_from_env
-from labeling.studio import VERSION, ReviewItem, Studio, StudioError
+from labeling.studio import VERSION, ReviewItem, Studio
 from sources.catalog import load_catalog
 from storage import layout
 from storage.curated import current_version, publish, read_current
@@ -52,36 +53,6 @@ if TYPE_CHECKING:
 STUDIO_RETRIES = 3
 STUDIO_RETRY_DELAYS = [2, 5, 10]
 REPORT_FILE = "agreement.json"
-
-
-class DispatchResult(BaseModel):
-    plan: str
-    dataset: str
-    project_id: int
-    project_url: str
-    curated_version: int
-    sampled: int
-    created: int
-    skipped: int
-    gold_included: int = 0
-    gold_missing: list[str] = Field(default_factory=list)
-    strata: dict[str, int] = Field(default_factory=dict)
-
-
-class CollectResult(BaseModel):
-    plan: str
-    dataset: str
-    project_id: int
-    annotations: int
-    verdict: str
-    krippendorff_alpha: float | None
-    items: dict[str, int]  # decision → items
-    labels_dataset: str
-    labels_version: int | None = None
-    published: bool = False
-    review_created: int = 0
-    gold: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    notes: list[str] = Field(default_factory=list)
 
 
 def _studio(url: str | None) -> Studio:
@@ -329,18 +300,6 @@ def _collect_one(plan: Plan, lake: str, studio_url: str | None, run_id: str) -> 
         "%s: %d annotation(s), verdict %s, %s", plan.name, annotations.height, result.verdict, result.items
     )
     return result
-
-
-class PlanStatus(BaseModel):
-    plan: str
-    project_id: int | None
-    overlap: int
-    tasks: int = 0
-    started: int = 0
-    complete: int = 0
-    annotations: int = 0
-    labels_dataset: str
-    labels_version: int | None = None
 
 
 def label_status(catalog: str, lake: str, plans: list[str], studio_url: str | None) -> list[PlanStatus]:

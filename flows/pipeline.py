@@ -1,6 +1,8 @@
-"""The ingest flow: land raw → read → validate → mask → publish, mapped over sources, then register.
+"""The ingest flow: land raw → read → validate → mask → PII gate → publish per source, then register.
 
 Each step is one Prefect task so the UI shows where a source stopped; I/O steps retry with backoff.
+Every step takes a source's `Batch` and the run's `RunContext` and returns the batch, so the flow
+iterates `STEPS`: a new step is one task and one entry in that list.
 The flow holds no business logic: it calls `sources`, `contracts` and `storage` and records what
 happened. A blocking rule raises `StopLine` inside the validate task, so that source's later tasks
 never run (Prefect marks them NotReady) while the other sources go on.
@@ -15,10 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
-from prefect import flow, get_run_logger, task, unmapped
+from prefect import Task, flow, get_run_logger, task, unmapped
 from prefect.artifacts import create_link_artifact, create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from contracts.conform import conform
@@ -28,8 +29,10 @@ from contracts.masking import mask, required_keys
 from contracts.pii.gate import pii_findings
 from contracts.quarantine import split
 from contracts.validation import ValidationReport, validate
+from flows.errors import RunFailed, StopLine
 from flows.reports import source_markdown
 from flows.results import ExpectationLine, RunResult, SourceResult, SourceStatus
+from flows.runs import IO_RETRIES, IO_RETRY_DELAYS, new_run_id
 from sources.catalog import Source, load_catalog
 from sources.connectors import read_frame
 from sources.extract import extract
@@ -43,38 +46,9 @@ from storage.store import ObjectStore, open_store
 from storage.warehouse import register_views
 
 if TYPE_CHECKING:
+    from prefect.futures import PrefectFuture, PrefectFutureList
+
     from storage.raw import RawFile
-
-IO_RETRIES = 3
-IO_RETRY_DELAYS = [1, 4, 15]
-
-
-class StopLine(Exception):  # noqa: N818 - the name is the domain term
-    """A blocking contract rule failed: nothing of this source may reach the curated layer."""
-
-    def __init__(
-        self,
-        source: str,
-        schema_issues: list[str],
-        report: ValidationReport | None,
-        pii_findings: list[str] | None = None,
-    ) -> None:
-        self.source = source
-        self.schema_issues = schema_issues
-        self.report = report
-        self.pii_findings = pii_findings or []
-        failed = [o.rule_id for o in report.blocking_failures] if report else []
-        parts = [f"{len(schema_issues)} blocking schema issue(s)"] if schema_issues else []
-        if failed:
-            parts.append(f"failed blocking rules: {', '.join(failed)}")
-        if self.pii_findings:
-            parts.append(f"{len(self.pii_findings)} column(s) with personal data in clear")
-        super().__init__(f"stop-line for '{source}': {'; '.join(parts)}")
-
-    def __reduce__(
-        self,
-    ) -> tuple[type[StopLine], tuple[str, list[str], ValidationReport | None, list[str]]]:
-        return (StopLine, (self.source, self.schema_issues, self.report, self.pii_findings))
 
 
 @dataclass
@@ -95,13 +69,17 @@ class Batch:
     quarantine_key: str | None = None
     schema_notes: list[str] = field(default_factory=list)  # drift the contract allows
     docs_uri: str | None = None  # the run's Data Docs index page in the lake
+    published: CuratedVersion | None = None  # the current curated version after publish
+    moved: bool = False  # publish made a new (or a left-behind complete) version current
 
 
-def new_run_id() -> str:
-    """Sortable run id: UTC time plus the Prefect flow-run id's prefix when there is one."""
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    run = flow_run.get_id()
-    return f"{stamp}-{str(run)[:8]}" if run else stamp
+@dataclass(frozen=True)
+class RunContext:
+    """What every step of one run shares: where the lake is, the run's id and the masking keys."""
+
+    lake: str
+    run_id: str
+    keys: dict[str, bytes] = field(default_factory=dict)
 
 
 def _browsable(uri: str) -> str:
@@ -114,12 +92,12 @@ def _has_pii(source: Source) -> bool:
 
 
 @task(name="land-raw", retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAYS, cache_policy=NO_CACHE)
-def land_raw_task(source: Source, lake: str, run_id: str) -> Batch:
+def land_raw_task(batch: Batch, run: RunContext) -> Batch:
     """Extract what is new at the source and copy it into the raw layer as received, before any parsing.
 
     Files already in the raw layer (same SHA-256) are not stored twice: the run refers to the earlier copy.
     """
-    store = open_store(lake)
+    source, store = batch.source, open_store(run.lake)
     logger = get_run_logger()
     with tempfile.TemporaryDirectory(prefix="lockgate-extract-") as workdir:
         extraction = extract(
@@ -127,11 +105,12 @@ def land_raw_task(source: Source, lake: str, run_id: str) -> Batch:
         )
         if extraction.empty:
             logger.info("%s: %s", source.name, extraction.description)
-            return Batch(source=source, run_id=run_id, raw=[], note=extraction.description, empty=True)
+            batch.note, batch.empty = extraction.description, True
+            return batch
         raw = land_raw(
             store,
             source.name,
-            run_id,
+            run.run_id,
             datetime.now(UTC).date(),
             extraction.files,
             sensitivity=source.passport.sensitivity.value,
@@ -142,18 +121,19 @@ def land_raw_task(source: Source, lake: str, run_id: str) -> Batch:
     if reused:
         note += f"; {len(reused)} of {len(raw)} file(s) already in the raw layer, not stored again"
     logger.info("%s: %s", source.name, note)
-    return Batch(source=source, run_id=run_id, raw=raw, note=note, new_state=extraction.state)
+    batch.raw, batch.note, batch.new_state = raw, note, extraction.state
+    return batch
 
 
 # Reading and validating are not retried: a malformed file or a failed rule fails the same way every time,
 # and a stop-line must not wait through backoff delays.
 @task(name="read", cache_policy=NO_CACHE)
-def read_task(batch: Batch, lake: str) -> Batch:
+def read_task(batch: Batch, run: RunContext) -> Batch:
     """Parse the landed raw copies (not the originals) after checking their checksums, and record the row
     count in the manifest."""
     if batch.empty:
         return batch
-    store = open_store(lake)
+    store = open_store(run.lake)
     error: str | None = None
     try:
         connector = batch.source.passport.connector
@@ -181,7 +161,7 @@ def read_task(batch: Batch, lake: str) -> Batch:
 
 
 @task(name="validate", cache_policy=NO_CACHE)
-def validate_task(batch: Batch, lake: str) -> Batch:
+def validate_task(batch: Batch, run: RunContext) -> Batch:
     """Conform to the contract's schema, then run its expectations; blocking failures stop the line,
     and rows that broke quarantine rules are set aside in the lake while the rest go on."""
     if batch.empty:
@@ -201,7 +181,7 @@ def validate_task(batch: Batch, lake: str) -> Batch:
         report = validate(conformed.frame, contract, data_docs=site)
         if site.is_dir():  # a contract without rules renders no report
             batch.docs_uri = publish_docs(
-                open_store(lake),
+                open_store(run.lake),
                 batch.source.name,
                 batch.run_id,
                 site,
@@ -219,10 +199,10 @@ def validate_task(batch: Batch, lake: str) -> Batch:
         get_run_logger().warning("%s: rule %s failed (warn)", batch.source.name, outcome.rule_id)
     if not report.passed:
         raise StopLine(batch.source.name, [], report)
-    held = split(conformed.frame, all_rules(contract), report)
+    held = split(conformed.frame, all_rules(contract), report.unexpected_counts)
     if held.quarantined.height:
         batch.quarantine_key = write_quarantine(
-            open_store(lake),
+            open_store(run.lake),
             batch.source.name,
             batch.run_id,
             held.quarantined,
@@ -240,7 +220,7 @@ def validate_task(batch: Batch, lake: str) -> Batch:
 
 
 @task(name="mask", cache_policy=NO_CACHE)
-def mask_task(batch: Batch, keys: dict[str, bytes]) -> Batch:
+def mask_task(batch: Batch, run: RunContext) -> Batch:
     """Apply the contract's masking rules; only masked data goes further.
 
     Keyed rules are recorded with the key's id (``hash:3fa1…``), so the curated version says which key
@@ -249,7 +229,7 @@ def mask_task(batch: Batch, keys: dict[str, bytes]) -> Batch:
     if batch.empty:
         return batch
     assert batch.frame is not None
-    result = mask(batch.frame, batch.source.contract, keys)
+    result = mask(batch.frame, batch.source.contract, run.keys)
     batch.frame = result.frame
     batch.masked_columns = {
         column: f"{rule}:{result.key_ids[column]}" if column in result.key_ids else rule
@@ -259,7 +239,7 @@ def mask_task(batch: Batch, keys: dict[str, bytes]) -> Batch:
 
 
 @task(name="pii-gate", cache_policy=NO_CACHE)
-def pii_gate_task(batch: Batch) -> Batch:
+def pii_gate_task(batch: Batch, run: RunContext) -> Batch:
     """Scan what is about to be published: personal data in clear anywhere in it stops the line.
 
     This catches both PII in columns the contract does not declare and PII that survived masking
@@ -275,7 +255,7 @@ def pii_gate_task(batch: Batch) -> Batch:
 
 
 @task(name="publish", retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAYS, cache_policy=NO_CACHE)
-def publish_task(batch: Batch, lake: str) -> tuple[Batch, CuratedVersion | None, bool]:
+def publish_task(batch: Batch, run: RunContext) -> Batch:
     """Write a new curated version, then commit the connector's state.
 
     The commit order is what makes a failure anywhere harmless: the version's data and description are
@@ -284,9 +264,10 @@ def publish_task(batch: Batch, lake: str) -> tuple[Batch, CuratedVersion | None,
     orphan version nobody reads; a crash before the state leaves the watermark behind, so the next run
     extracts the same rows again and publish recognises them (same raw checksums) instead of duplicating.
     """
-    store = open_store(lake)
+    store = open_store(run.lake)
     if batch.empty:
-        return batch, current_version(store, batch.source.name), False
+        batch.published = current_version(store, batch.source.name)
+        return batch
     assert batch.frame is not None
     source, contract = batch.source, batch.source.contract
     frame = batch.frame
@@ -299,7 +280,8 @@ def publish_task(batch: Batch, lake: str) -> tuple[Batch, CuratedVersion | None,
             "; "
         )
         get_run_logger().warning("%s: input was rolled back from v%d; not published again", source.name, held)
-        return batch, current, False
+        batch.published = current
+        return batch
     incremental = getattr(source.passport.connector, "incremental", None) is not None
     if incremental and current is not None and sorted(current.input_sha256) != sorted(input_sha256):
         # An incremental extract holds only new rows: the new version is the current one plus them.
@@ -318,8 +300,9 @@ def publish_task(batch: Batch, lake: str) -> tuple[Batch, CuratedVersion | None,
     )
     if batch.new_state is not None:
         write_state(store, source.name, batch.new_state, run_id=batch.run_id, curated_version=version.version)
-    moved = current is None or current.version != version.version
-    return batch, version, moved
+    batch.published = version
+    batch.moved = current is None or current.version != version.version
+    return batch
 
 
 def _rolled_back_from(store: ObjectStore, source: str, input_sha256: list[str]) -> int | None:
@@ -367,14 +350,27 @@ def _expectation_lines(report: ValidationReport | None) -> list[ExpectationLine]
     ]
 
 
-def _source_result(source: Source, run_id: str, futures: dict[str, Any]) -> SourceResult:
-    """Fold the states of one source's task runs into its result."""
+# The ingest steps, in order. Each maps over the sources' batches; a source whose step failed (a stop-line
+# or an error) is skipped by the later steps, which Prefect marks NotReady.
+STEPS: tuple[tuple[str, Task[..., Batch]], ...] = (
+    ("land", land_raw_task),
+    ("read", read_task),
+    ("validate", validate_task),
+    ("mask", mask_task),
+    ("pii-gate", pii_gate_task),
+    ("publish", publish_task),
+)
+
+
+def _source_result(
+    source: Source, run_id: str, futures: list[tuple[str, PrefectFuture[Batch]]]
+) -> SourceResult:
+    """Fold the states of one source's task runs, step by step, into its result."""
     result = SourceResult(source=source.name, status=SourceStatus.FAILED, run_id=run_id)
-    for step in ("land", "read", "validate", "mask", "pii-gate", "publish"):
-        state = futures[step].state
+    for step, future in futures:
+        state = future.state
         if state.is_completed():
-            value = futures[step].result()
-            batch = value[0] if isinstance(value, tuple) else value
+            batch = future.result()
             result.raw_keys = [f.key for f in batch.raw]
             result.raw_reused = sum(1 for f in batch.raw if f.reused_from)
             result.note = batch.note or None
@@ -384,14 +380,13 @@ def _source_result(source: Source, run_id: str, futures: dict[str, Any]) -> Sour
             result.docs_uri = batch.docs_uri
             result.expectations = _expectation_lines(batch.report)
             result.masked_columns = dict(batch.masked_columns)
-            if step == "publish":
-                version: CuratedVersion | None = value[1]
-                moved: bool = value[2]
+            if step == STEPS[-1][0]:
                 result.status = SourceStatus.UNCHANGED
-                if version is not None:
-                    result.curated_version, result.curated_key = version.version, version.data_key
-                    if moved:  # new, or a complete version an interrupted run left behind
-                        result.status, result.rows_out = SourceStatus.PUBLISHED, version.rows
+                if batch.published is not None:
+                    result.curated_version = batch.published.version
+                    result.curated_key = batch.published.data_key
+                    if batch.moved:  # new, or a complete version an interrupted run left behind
+                        result.status, result.rows_out = SourceStatus.PUBLISHED, batch.published.rows
             continue
         if state.is_failed():
             error = state.result(raise_on_failure=False)
@@ -405,18 +400,6 @@ def _source_result(source: Source, run_id: str, futures: dict[str, Any]) -> Sour
                 result.error = f"{step}: {error}"
         break
     return result
-
-
-class RunFailed(RuntimeError):  # noqa: N818 - reads as what happened to the run
-    """Some source did not publish; carries the whole run's result for the CLI and callers."""
-
-    def __init__(self, run: RunResult) -> None:
-        self.run = run
-        bad = ", ".join(f"{r.source} ({r.status.value})" for r in run.sources if not r.ok)
-        super().__init__(f"run {run.run_id} did not publish every source: {bad}")
-
-    def __reduce__(self) -> tuple[type[RunFailed], tuple[RunResult]]:
-        return (RunFailed, (self.run,))
 
 
 @flow(name="lockgate-ingest", task_runner=ThreadPoolTaskRunner(max_workers=4))
@@ -444,25 +427,17 @@ def _ingest_sources(sources: list[Source], lake: str, all_source_names: list[str
         lake,
         ", ".join(f"{name}={key_id(key)}" for name, key in keys.items()) or "none",
     )
-    landed = land_raw_task.map(sources, lake=unmapped(lake), run_id=unmapped(run_id))
-    read = read_task.map(landed, lake=unmapped(lake))
-    validated = validate_task.map(read, lake=unmapped(lake))
-    masked = mask_task.map(validated, keys=unmapped(keys))
-    gated = pii_gate_task.map(masked)
-    published = publish_task.map(gated, lake=unmapped(lake))
-    published.wait()
+    context = RunContext(lake=lake, run_id=run_id, keys=keys)
+    batches: Any = [Batch(source=source, run_id=run_id, raw=[]) for source in sources]
+    per_step: list[tuple[str, PrefectFutureList[Batch]]] = []
+    for name, step in STEPS:
+        batches = step.map(batches, run=unmapped(context))
+        per_step.append((name, batches))
+    batches.wait()
 
     results = []
     for i, source in enumerate(sources):
-        steps = {
-            "land": landed[i],
-            "read": read[i],
-            "validate": validated[i],
-            "mask": masked[i],
-            "pii-gate": gated[i],
-            "publish": published[i],
-        }
-        result = _source_result(source, run_id, steps)
+        result = _source_result(source, run_id, [(name, futures[i]) for name, futures in per_step])
         create_markdown_artifact(
             key=f"lockgate-{source.name.replace('_', '-')}",
             markdown=source_markdown(result),

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from flows.results import SourceResult, SourceStatus
 
 if TYPE_CHECKING:
-    from flows.labeling import CollectResult
+    from flows.results import CollectResult
     from labeling.agreement import AgreementReport
 
 _STATUS_LINE = {

@@ -7,6 +7,7 @@ publish as Prefect artifacts.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -74,3 +75,51 @@ class RunResult(BaseModel):
     @property
     def ok(self) -> bool:
         return all(s.ok for s in self.sources)
+
+
+class DispatchResult(BaseModel):
+    """What one labeling plan sent to Label Studio."""
+
+    plan: str
+    dataset: str
+    project_id: int
+    project_url: str
+    curated_version: int
+    sampled: int
+    created: int
+    skipped: int
+    gold_included: int = 0
+    gold_missing: list[str] = Field(default_factory=list)
+    strata: dict[str, int] = Field(default_factory=dict)
+
+
+class CollectResult(BaseModel):
+    """What collecting one plan's annotations decided and published."""
+
+    plan: str
+    dataset: str
+    project_id: int
+    annotations: int
+    verdict: str
+    krippendorff_alpha: float | None
+    items: dict[str, int]  # decision → items
+    labels_dataset: str
+    labels_version: int | None = None
+    published: bool = False
+    review_created: int = 0
+    gold: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    notes: list[str] = Field(default_factory=list)
+
+
+class PlanStatus(BaseModel):
+    """Progress of one labeling plan in Label Studio."""
+
+    plan: str
+    project_id: int | None
+    overlap: int
+    tasks: int = 0
+    started: int = 0
+    complete: int = 0
+    annotations: int = 0
+    labels_dataset: str
+    labels_version: int | None = None

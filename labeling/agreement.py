@@ -32,6 +32,8 @@ from pydantic import BaseModel
 from sklearn.metrics import cohen_kappa_score
 from statsmodels.stats.inter_rater import aggregate_raters, fleiss_kappa
 
+from labeling.errors import AnnotationsError
+
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
@@ -49,20 +51,9 @@ KAPPA_WEIGHTS: dict[str, Literal["linear", "quadratic"] | None] = {
     "interval": "quadratic",
     "ratio": "quadratic",
 }
-MAX_SHOWN = 20  # problems listed in one error message; the rest are counted
 MIN_SHARED_FOR_KAPPA = 2
 _CSV_SEPARATORS = {".csv": ",", ".tsv": "\t"}
 _JSON_SUFFIXES = {".json", ".ndjson", ".jsonl"}
-
-
-class AnnotationsError(ValueError):
-    """Annotations that cannot be used; each problem reads ``source: row N: what is wrong``."""
-
-    def __init__(self, problems: list[str], hidden: int = 0) -> None:
-        self.problems = problems
-        more = len(problems) - MAX_SHOWN + hidden
-        lines = problems[:MAX_SHOWN] + ([f"... and {more} more problem(s)"] if more > 0 else [])
-        super().__init__("\n".join(lines))
 
 
 class AnnotatorStats(BaseModel):

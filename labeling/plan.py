@@ -20,18 +20,19 @@ from typing import TYPE_CHECKING, Literal
 from defusedxml import ElementTree
 from pydantic import Field, field_validator, model_validator
 
+from contracts.errors import CatalogError
 from contracts.model import COLUMN_PATTERN, DropRule, StrictModel
+from contracts.yamlio import read_yaml
 from sources.catalog import parse_model
-from sources.diagnostics import CatalogError, Problem
 from sources.passport import Slug, relative_path
-from sources.yamlio import read_yaml
 
 if TYPE_CHECKING:
     from pathlib import Path
     from xml.etree.ElementTree import Element
 
+    from contracts.diagnostics import Problem
+    from contracts.yamlio import YamlDocument
     from sources.catalog import Catalog, Source
-    from sources.yamlio import YamlDocument
 
 PLAN_DIR = "labeling"
 MAX_CONFIG_BYTES = 256 * 1024

@@ -26,7 +26,9 @@ from typing import IO, TYPE_CHECKING
 
 import httpx
 
-from contracts.secrets import SecretUnavailable, read_prefect_secret
+from contracts.errors import SecretUnavailable
+from contracts.secrets import read_prefect_secret
+from labeling.errors import LabelStudioServerError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -48,10 +50,6 @@ CREDENTIALS_FILE = "credentials.json"
 # Label Studio prints this once its HTTP server listens; it moves to the next port when ours is taken.
 _LISTENING = re.compile(r"Starting development server at https?://[^:/\s]+:(\d+)/")
 _TOKEN = re.compile(r"^[A-Za-z0-9]{6,40}$")  # what Label Studio accepts as a legacy token (40 hex by default)
-
-
-class LabelStudioServerError(RuntimeError):
-    """The server could not be started or found; the message says what to do, never a secret."""
 
 
 def repo_root() -> Path:

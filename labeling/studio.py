@@ -22,6 +22,8 @@ from label_studio_sdk import LabelStudio
 from label_studio_sdk.core.api_error import ApiError
 from label_studio_sdk.label_interface import LabelInterface
 
+from labeling.errors import StudioError
+
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
@@ -56,10 +58,6 @@ _LABELING_SETTINGS: dict[str, Any] = {
 }
 # Review projects show the candidates (as predictions) to one reviewer who settles each task.
 _REVIEW_SETTINGS: dict[str, Any] = {**_LABELING_SETTINGS, "show_collab_predictions": True}
-
-
-class StudioError(RuntimeError):
-    """Talking to Label Studio failed; the message names the server and the step, never the token."""
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from contracts.diagnostics import Problem
+from contracts.errors import CatalogError
 from contracts.model import Contract
-from sources.diagnostics import CatalogError, Problem
+from contracts.yamlio import YamlDocument, read_yaml
 from sources.passport import Passport, relative_path
-from sources.yamlio import YamlDocument, read_yaml
 
 if TYPE_CHECKING:
     from pathlib import Path

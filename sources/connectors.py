@@ -18,6 +18,7 @@ from typing import IO, TYPE_CHECKING
 
 import polars as pl
 
+from sources.errors import SourceReadError
 from sources.passport import (
     CsvConnector,
     CsvOptions,
@@ -34,20 +35,6 @@ CHUNK_BYTES = 1024 * 1024
 NATIVE_CODECS = frozenset({"utf-8", "utf-8-sig"})
 UTF8_BOM = codecs.BOM_UTF8
 _GLOB_CHARS = frozenset("*?[")
-
-
-class SourceReadError(Exception):
-    """A source file could not be found or parsed; says where, never what the data was."""
-
-    def __init__(self, file: Path | str, line: int | None, message: str) -> None:
-        self.file = str(file)
-        self.line = line
-        self.message = message
-        where = f"{self.file}:{line}" if line is not None else self.file
-        super().__init__(f"{where}: {message}")
-
-    def __reduce__(self) -> tuple[type[SourceReadError], tuple[str, int | None, str]]:
-        return (type(self), (self.file, self.line, self.message))
 
 
 # --- finding files ---------------------------------------------------------------------------------

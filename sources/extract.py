@@ -8,27 +8,16 @@ fails half-way extracts the same data again instead of skipping it.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict
-
 from sources.connectors import resolve_files
+from sources.extraction import Extraction
 from sources.passport import PostgresConnector, S3Connector
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from sources.passport import Connector
-
-
-class Extraction(BaseModel):
-    """What one extract produced; holds paths and counts, never data values (it is logged and pickled)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    files: list[Path]
-    state: dict[str, Any] | None = None
-    description: str
-    empty: bool = False
 
 
 def extract(spec: Connector, catalog_root: Path, state: dict[str, Any] | None, workdir: Path) -> Extraction:

@@ -36,9 +36,10 @@ from psycopg import postgres, sql
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.types.string import TextLoader
 
-from contracts.secrets import SecretUnavailable, read_prefect_secret
-from sources.connectors import SourceReadError
-from sources.extract import Extraction
+from contracts.errors import SecretUnavailable
+from contracts.secrets import read_prefect_secret
+from sources.errors import SourceReadError
+from sources.extraction import Extraction
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

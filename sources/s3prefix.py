@@ -29,8 +29,8 @@ import boto3.session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from sources.connectors import SourceReadError
-from sources.extract import Extraction
+from sources.errors import SourceReadError
+from sources.extraction import Extraction
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient

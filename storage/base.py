@@ -8,30 +8,13 @@ from __future__ import annotations
 
 from typing import IO, TYPE_CHECKING, Protocol
 
+from storage.errors import InvalidKey
+
 if TYPE_CHECKING:
     from pathlib import Path
 
 # Temporary files of the local backend start with this; no key segment may, so they never list as objects.
 TEMP_MARKER = ".lockgate-tmp-"
-
-
-class StorageError(Exception):
-    """Anything the lake could not do; messages name keys and objects, never data values."""
-
-
-class ObjectNotFound(StorageError):  # noqa: N818 - reads better at call sites than ...Error
-    """The key holds no object."""
-
-    def __init__(self, key: str) -> None:
-        self.key = key
-        super().__init__(f"no object at key {key!r}")
-
-    def __reduce__(self) -> tuple[type[ObjectNotFound], tuple[str]]:
-        return (ObjectNotFound, (self.key,))
-
-
-class InvalidKey(StorageError, ValueError):  # noqa: N818
-    """A key that could escape the lake root or would not mean the same on every backend."""
 
 
 def check_key(key: str) -> str:

@@ -36,25 +36,24 @@ import hashlib
 import io
 import logging
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import polars as pl
 from pydantic import BaseModel, Field
 
 from storage import layout
-from storage.base import ObjectNotFound, ObjectStore, StorageError
+from storage.errors import ObjectNotFound, StorageError, UnknownVersion
 from storage.layout import is_s3
 from storage.tags import access_tags
+
+if TYPE_CHECKING:
+    from storage.base import ObjectStore
 
 _log = logging.getLogger(__name__)
 _CHUNK = 1024 * 1024
 _EVENT_TRIES = 5
 
 Action = Literal["publish", "rollback"]
-
-
-class UnknownVersion(StorageError):  # noqa: N818
-    """A version number that was never published for the source."""
 
 
 class CuratedVersion(BaseModel):
@@ -514,7 +513,6 @@ def read_current(store: ObjectStore, source: str) -> pl.DataFrame:
 __all__ = [
     "CuratedVersion",
     "CurrentChange",
-    "UnknownVersion",
     "current_version",
     "history",
     "list_versions",

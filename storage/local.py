@@ -16,7 +16,8 @@ import uuid
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from storage.base import TEMP_MARKER, InvalidKey, ObjectNotFound, StorageError, check_key, check_prefix
+from storage.base import TEMP_MARKER, check_key, check_prefix
+from storage.errors import InvalidKey, ObjectNotFound, StorageError
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

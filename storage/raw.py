@@ -45,7 +45,7 @@ from typing import IO, TYPE_CHECKING, Any, TypeVar
 from pydantic import BaseModel, ConfigDict
 
 from storage import layout
-from storage.base import ObjectNotFound, ObjectStore, StorageError
+from storage.errors import ObjectNotFound, RawChecksumMismatch, RawError
 from storage.local import LocalStore
 from storage.tags import access_tags
 
@@ -53,23 +53,10 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from datetime import date
 
+    from storage.base import ObjectStore
+
 _CHUNK = 1024 * 1024
 T = TypeVar("T")
-
-
-class RawError(StorageError):
-    """The raw layer refused an operation that would break its byte-for-byte promise."""
-
-
-class RawChecksumMismatch(RawError):  # noqa: N818 - the name says what was found
-    """A raw object's bytes no longer hash to the checksum recorded when it landed."""
-
-    def __init__(self, key: str, expected: str, actual: str) -> None:
-        self.key, self.expected, self.actual = key, expected, actual
-        super().__init__(f"raw object {key!r} is corrupted: sha256 {actual} but {expected} was recorded")
-
-    def __reduce__(self) -> tuple[type[RawChecksumMismatch], tuple[str, str, str]]:
-        return (RawChecksumMismatch, (self.key, self.expected, self.actual))
 
 
 class RawFile(BaseModel):
@@ -364,8 +351,6 @@ def indexed(store: ObjectStore, source: str, sha256: str) -> RawIndexEntry | Non
 
 
 __all__ = [
-    "RawChecksumMismatch",
-    "RawError",
     "RawFile",
     "RawIndexEntry",
     "RawManifest",

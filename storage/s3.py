@@ -18,7 +18,8 @@ from boto3.exceptions import S3UploadFailedError
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from storage.base import ObjectNotFound, StorageError, check_key, check_prefix
+from storage.base import check_key, check_prefix
+from storage.errors import ObjectNotFound, StorageError
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient

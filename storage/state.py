@@ -20,13 +20,16 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
 from storage import layout
-from storage.base import ObjectNotFound, ObjectStore, StorageError
+from storage.errors import ObjectNotFound, StorageError
 from storage.tags import access_tags
+
+if TYPE_CHECKING:
+    from storage.base import ObjectStore
 
 
 class StateRecord(BaseModel):

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from storage.base import InvalidKey, ObjectNotFound, ObjectStore, StorageError
+from storage.base import ObjectStore
+from storage.errors import InvalidKey, ObjectNotFound, StorageError
 from storage.layout import is_s3
 from storage.local import LocalStore
 from storage.s3 import S3Store

@@ -25,7 +25,7 @@ classification fails on a laptop the same way it would on S3.
 
 from __future__ import annotations
 
-from storage.base import StorageError
+from storage.errors import InvalidTag
 
 LAYERS = ("raw", "curated", "quarantine", "state", "meta")
 SENSITIVITIES = ("public", "internal", "confidential", "restricted")
@@ -34,10 +34,6 @@ DEFAULT_SENSITIVITY = "restricted"
 DEFAULT_PII = True
 # S3 allows at most 10 tags per object; the access tags take four of them.
 MAX_TAGS = 10
-
-
-class InvalidTag(StorageError, ValueError):  # noqa: N818 - reads better at call sites
-    """A tag value outside the agreed vocabulary, or more tags than S3 keeps on one object."""
 
 
 def access_tags(
@@ -71,4 +67,4 @@ def access_tags(
     return tags
 
 
-__all__ = ["LAYERS", "SENSITIVITIES", "InvalidTag", "access_tags"]
+__all__ = ["LAYERS", "SENSITIVITIES", "access_tags"]

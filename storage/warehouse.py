@@ -18,7 +18,7 @@ import boto3.session
 import duckdb
 import duckdb_extension_httpfs
 
-from storage.base import StorageError
+from storage.errors import StorageError
 from storage.layout import is_s3
 
 if TYPE_CHECKING:

@@ -6,10 +6,11 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from contracts.expectations import RuleError, all_rules, build_suite, check_contract, implicit_rules
+from contracts.errors import RuleError
+from contracts.expectations import all_rules, build_suite, check_contract, implicit_rules
 from contracts.model import Contract, Severity
+from contracts.yamlio import read_yaml
 from sources.catalog import parse_model
-from sources.yamlio import read_yaml
 
 if TYPE_CHECKING:
     from collections.abc import Callable

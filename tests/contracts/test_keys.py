@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from contracts.keys import MissingKeyError, WeakKeyError, key_id, resolve_key
+from contracts.errors import MissingKeyError, WeakKeyError
+from contracts.keys import key_id, resolve_key
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -12,7 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from contracts.keys import MissingKeyError, key_id
+from contracts.errors import MissingKeyError
+from contracts.keys import key_id
 from contracts.masking import mask, required_keys
 
 if TYPE_CHECKING:

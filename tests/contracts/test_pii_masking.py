@@ -15,8 +15,9 @@ from hypothesis import strategies as st
 from pii_data import card, phone_ru, snils
 from pydantic import ValidationError
 
-from contracts.encryption import DecryptionError, decrypt_column, encrypt_series
-from contracts.keys import MissingKeyError, key_id
+from contracts.encryption import decrypt_column, encrypt_series
+from contracts.errors import DecryptionError, MissingKeyError
+from contracts.keys import key_id
 from contracts.masking import mask, required_keys
 from contracts.model import EncryptRule, RedactPiiRule
 from contracts.pii import find_spans

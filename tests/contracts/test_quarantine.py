@@ -83,7 +83,7 @@ def test_polars_finds_exactly_the_rows_gx_counts(rule: dict) -> None:
 def test_split_sets_rows_aside_with_the_rules_they_broke() -> None:
     contract = _contract([{**r, "action": "quarantine"} for r in RULES[:3]])
     report = validate(FRAME, contract)
-    held = split(FRAME, contract.quality, report)
+    held = split(FRAME, contract.quality, report.unexpected_counts)
     # amount < 0 or > 1000: rows 2, 5, 10; amount <= 0: also 7; status outside the set: rows 3, 7.
     assert held.quarantined.get_column(ROW_NUMBER).to_list() == [2, 3, 5, 7, 10]
     assert held.quarantined.get_column(FAILED_RULES).to_list() == [
@@ -113,7 +113,7 @@ def test_quarantine_within_mostly_still_sets_rows_aside() -> None:
     report = validate(FRAME, contract)
     assert report.passed
     assert [o.rule_id for o in report.quarantining] == ["status"]
-    assert split(FRAME, contract.quality, report).quarantined.height == 2
+    assert split(FRAME, contract.quality, report.unexpected_counts).quarantined.height == 2
 
 
 def test_actions_default_from_severity() -> None:

@@ -7,7 +7,8 @@ import uuid
 import pytest
 from prefect.blocks.system import Secret
 
-from contracts.secrets import SecretUnavailable, read_prefect_secret
+from contracts.errors import SecretUnavailable
+from contracts.secrets import read_prefect_secret
 
 
 def test_text_is_read_stripped_and_a_missing_block_is_none(prefect_api: None) -> None:

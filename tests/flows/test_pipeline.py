@@ -22,7 +22,8 @@ from typer.testing import CliRunner
 
 from contracts.keys import key_id
 from flows.cli import app
-from flows.pipeline import RunFailed, ingest
+from flows.errors import RunFailed
+from flows.pipeline import ingest
 from flows.results import RunResult, SourceStatus
 from storage import layout
 from storage.curated import current_version, list_versions

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pickle
 
+from contracts.diagnostics import Problem
+from contracts.errors import CatalogError
 from flows.reports import source_markdown
 from flows.results import ExpectationLine, RunResult, SourceResult, SourceStatus
-from sources.diagnostics import CatalogError, Problem
 
 
 def _result(status: SourceStatus) -> SourceResult:

@@ -17,7 +17,6 @@ from sklearn.metrics import cohen_kappa_score
 
 from labeling.agreement import (
     AgreementReport,
-    AnnotationsError,
     agreement,
     alpha_band,
     gold_accuracy,
@@ -26,6 +25,7 @@ from labeling.agreement import (
     normalize_annotations,
     reliability_matrix,
 )
+from labeling.errors import AnnotationsError
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from contracts.errors import CatalogError
 from labeling.plan import load_plans, select_plans
 from sources.catalog import load_catalog
-from sources.diagnostics import CatalogError
 
 REPO = Path(__file__).resolve().parents[2]
 PLAN = REPO / "examples" / "catalog" / "labeling" / "support_topics.yaml"

@@ -13,9 +13,9 @@ import httpx
 import pytest
 
 from labeling import server as server_module
+from labeling.errors import LabelStudioServerError
 from labeling.server import (
     LabelStudioServer,
-    LabelStudioServerError,
     default_executable,
     local_credentials,
     local_server,

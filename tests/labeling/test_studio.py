@@ -12,13 +12,13 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from labeling.errors import StudioError
 from labeling.server import free_port
 from labeling.studio import (
     ANNOTATION_SCHEMA,
     REVIEW_SUFFIX,
     ReviewItem,
     Studio,
-    StudioError,
     _error_detail,
     _prediction_value,
     label_from_result,

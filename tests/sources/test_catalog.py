@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING
 import pytest
 from testkit.catalog_files import CONTRACT, PASSPORT, write_catalog
 
+from contracts.errors import CatalogError
 from contracts.model import SHORTHAND_RULES
 from sources.catalog import load_catalog
-from sources.diagnostics import CatalogError
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 import pytest
 from testkit.catalog_files import PASSPORT, write_catalog
 
+from contracts.errors import CatalogError
 from sources.catalog import load_catalog
-from sources.diagnostics import CatalogError
 from sources.passport import CsvConnector, PostgresConnector, S3Connector
 
 if TYPE_CHECKING:

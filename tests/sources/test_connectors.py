@@ -8,7 +8,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from sources.connectors import CHUNK_BYTES, SourceReadError, read_frame, resolve_files
+from sources.connectors import CHUNK_BYTES, read_frame, resolve_files
+from sources.errors import SourceReadError
 from sources.passport import CsvConnector, NdjsonConnector, ParquetConnector
 
 SECRET = "4276123412341234"  # a card-like value that must never appear in an error message

@@ -11,14 +11,17 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
-from sources.connectors import SourceReadError, read_frame
-from sources.extract import Extraction, extract
+from sources.connectors import read_frame
+from sources.errors import SourceReadError
+from sources.extract import extract
 from sources.passport import PostgresConnector
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     import psycopg
+
+    from sources.extraction import Extraction
 
 UNREACHABLE_API = "http://127.0.0.1:9/api"  # nothing listens on the discard port
 SECRET_VALUE = "4276123412341234"  # a card-like value that must never appear in an error message

@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 import pytest
 
-from sources.connectors import SourceReadError, read_frame
-from sources.extract import Extraction, extract
+from sources.connectors import read_frame
+from sources.errors import SourceReadError
+from sources.extract import extract
 from sources.passport import S3Connector
 from sources.s3prefix import S3Object, glob_regex, local_names, new_objects, next_state
 
@@ -19,6 +20,8 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from botocore.client import BaseClient
+
+    from sources.extraction import Extraction
 
 
 def spec(bucket: str, prefix: str = "drop/", **fields: Any) -> S3Connector:

@@ -15,7 +15,6 @@ import pytest
 from storage import layout
 from storage.curated import (
     CuratedVersion,
-    UnknownVersion,
     current_version,
     history,
     list_versions,
@@ -24,6 +23,7 @@ from storage.curated import (
     rollback,
     set_current,
 )
+from storage.errors import UnknownVersion
 from storage.store import ObjectNotFound, ObjectStore, StorageError
 
 if TYPE_CHECKING:

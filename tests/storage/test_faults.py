@@ -20,9 +20,9 @@ import polars as pl
 import pytest
 
 from storage import layout
-from storage.base import StorageError
 from storage.curated import CuratedVersion, current_version, history, list_versions, publish, read_current
-from storage.raw import RawChecksumMismatch, land_raw, verify_raw
+from storage.errors import RawChecksumMismatch, StorageError
+from storage.raw import land_raw, verify_raw
 from storage.s3 import S3Store
 
 if TYPE_CHECKING:

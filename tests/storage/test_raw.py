@@ -13,10 +13,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from storage import layout
-from storage.base import StorageError
+from storage.errors import InvalidTag, RawChecksumMismatch, RawError, StorageError
 from storage.raw import (
-    RawChecksumMismatch,
-    RawError,
     RawFile,
     RawManifest,
     find_landed,
@@ -29,7 +27,6 @@ from storage.raw import (
     verify_raw,
     write_manifest,
 )
-from storage.tags import InvalidTag
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from storage import layout
-from storage.base import StorageError
+from storage.errors import StorageError
 from storage.state import (
     read_state,
     read_state_record,

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from labeling.server import LabelStudioServer, LabelStudioServerError
+from labeling.errors import LabelStudioServerError
+from labeling.server import LabelStudioServer
 from labeling.studio import Studio
 
 if TYPE_CHECKING:

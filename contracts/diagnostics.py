@@ -1,7 +1,8 @@
 """Problems found in catalog files, each pinned to a file, line and column.
 
-Every interface that reads user-written YAML reports through `Problem`, so the CLI, the flow and
-the tests all print mistakes the same way: ``file:line:column: field.path: message``.
+Every interface that reads user-written YAML reports through `Problem`, so the command line, the flow
+and the tests all print mistakes the same way: ``file:line:column: field.path: message``. It lives in
+the contracts layer, the lowest one that reads catalog files, so contracts and sources share it.
 """
 
 from __future__ import annotations
@@ -26,14 +27,3 @@ class Problem:
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}:{self.column}"
         return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
-
-
-class CatalogError(Exception):
-    """Raised when catalog files are not valid; carries every problem found, not just the first."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = sorted(problems)
-        super().__init__("\n".join(str(p) for p in self.problems))
-
-    def __reduce__(self) -> tuple[type[CatalogError], tuple[list[Problem]]]:
-        return (CatalogError, (self.problems,))

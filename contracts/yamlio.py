@@ -16,7 +16,8 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
 
-from sources.diagnostics import CatalogError, Problem
+from contracts.diagnostics import Problem
+from contracts.errors import CatalogError
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from sources.diagnostics import CatalogError
-from sources.yamlio import MAX_FILE_BYTES, read_yaml
+from contracts.errors import CatalogError
+from contracts.yamlio import MAX_FILE_BYTES, read_yaml
 
 if TYPE_CHECKING:
     from pathlib import Path

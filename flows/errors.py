@@ -1,0 +1,47 @@
+"""Errors of the flows layer: a source's stop-line and a run that did not publish every source.
+
+Both derive from `storage.errors.LockgateError` and cross process boundaries (Prefect task runners),
+so they carry plain data and pickle through the root's ``__reduce__``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from storage.errors import LockgateError
+
+if TYPE_CHECKING:
+    from contracts.validation import ValidationReport
+    from flows.results import RunResult
+
+
+class StopLine(LockgateError):  # noqa: N818 - the name is the domain term
+    """A blocking contract rule failed: nothing of this source may reach the curated layer."""
+
+    def __init__(
+        self,
+        source: str,
+        schema_issues: list[str],
+        report: ValidationReport | None,
+        pii_findings: list[str] | None = None,
+    ) -> None:
+        self.source = source
+        self.schema_issues = schema_issues
+        self.report = report
+        self.pii_findings = pii_findings or []
+        failed = [o.rule_id for o in report.blocking_failures] if report else []
+        parts = [f"{len(schema_issues)} blocking schema issue(s)"] if schema_issues else []
+        if failed:
+            parts.append(f"failed blocking rules: {', '.join(failed)}")
+        if self.pii_findings:
+            parts.append(f"{len(self.pii_findings)} column(s) with personal data in clear")
+        super().__init__(f"stop-line for '{source}': {'; '.join(parts)}")
+
+
+class RunFailed(LockgateError):  # noqa: N818 - reads as what happened to the run
+    """Some source did not publish; carries the whole run's result for the command line and callers."""
+
+    def __init__(self, run: RunResult) -> None:
+        self.run = run
+        bad = ", ".join(f"{r.source} ({r.status.value})" for r in run.sources if not r.ok)
+        super().__init__(f"run {run.run_id} did not publish every source: {bad}")

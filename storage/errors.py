@@ -1,0 +1,62 @@
+"""Lockgate's error tree: one root, and the storage layer's errors.
+
+Every error Lockgate raises on purpose derives from `LockgateError`, so a caller (the command line, a
+flow, a library user) can tell an expected failure, whose message is meant for people, from a bug.
+Each layer keeps its own errors in its own ``errors.py`` under this root; this module sits in the
+lowest layer so that every other layer can build on it.
+
+Messages name files, keys, sources and rows, never data values or secrets.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class LockgateError(Exception):
+    """An expected failure, with a message written for the person who has to act on it.
+
+    Errors cross process boundaries (Prefect task runners, Dask workers), so they must pickle. A
+    subclass with its own ``__init__`` signature would not: `Exception` pickles as ``cls(*self.args)``.
+    Rebuilding through ``__new__`` with the original args and the instance's attributes works for every
+    subclass without each writing its own ``__reduce__``.
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self).__new__, (type(self), *self.args), self.__dict__)
+
+
+class StorageError(LockgateError):
+    """Anything the lake could not do; messages name keys and objects, never data values."""
+
+
+class ObjectNotFound(StorageError):  # noqa: N818 - reads better at call sites than ...Error
+    """The key holds no object."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        super().__init__(f"no object at key {key!r}")
+
+
+class InvalidKey(StorageError, ValueError):  # noqa: N818
+    """A key that could escape the lake root or would not mean the same on every backend."""
+
+
+class InvalidTag(StorageError, ValueError):  # noqa: N818 - reads better at call sites
+    """A tag value outside the agreed vocabulary, or more tags than S3 keeps on one object."""
+
+
+class UnknownVersion(StorageError):  # noqa: N818
+    """A version number that was never published for the source."""
+
+
+class RawError(StorageError):
+    """The raw layer refused an operation that would break its byte-for-byte promise."""
+
+
+class RawChecksumMismatch(RawError):  # noqa: N818 - the name says what was found
+    """A raw object's bytes no longer hash to the checksum recorded when it landed."""
+
+    def __init__(self, key: str, expected: str, actual: str) -> None:
+        self.key, self.expected, self.actual = key, expected, actual
+        super().__init__(f"raw object {key!r} is corrupted: sha256 {actual} but {expected} was recorded")
