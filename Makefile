@@ -53,10 +53,10 @@ $(LS_VENV)/.installed: $(UV) $(LS_PROJECT)/pyproject.toml $(LS_PROJECT)/uv.lock
 
 label-studio-env: $(LS_VENV)/.installed
 
-# Admin credentials are generated once into $(LS_DATA)/credentials.json (mode 600), or taken from
-# LOCKGATE_LABEL_STUDIO_USERNAME / _PASSWORD / _TOKEN; set LOCKGATE_LABEL_STUDIO_PORT for another port.
+# Admin credentials are generated once into $(LS_DATA)/credentials.json (mode 600) and read from there
+# (edit it before the first start to choose them); set LOCKGATE_LABEL_STUDIO_PORT for another port.
 label-studio: install label-studio-env
-	$(RUN) python -m labeling.server --data-dir $(LS_DATA)
+	$(RUN) python -m labeling.server --data-dir $(LS_DATA) --port $(or $(LOCKGATE_LABEL_STUDIO_PORT),8080) --executable $(LOCKGATE_LABEL_STUDIO_BIN)
 
 # The demo's masking key lives outside the catalog (never in YAML) and is made once per checkout.
 .lockgate/demo-hash.key:
@@ -94,6 +94,7 @@ $(TOOLS)/.chromium:
 lint: install
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
+	$(RUN) mypy
 
 test: lint label-studio-env $(TOOLS)/.chromium
 	$(RUN) pytest

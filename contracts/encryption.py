@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+from typing import TYPE_CHECKING
 
 import polars as pl
 from cryptography.exceptions import InvalidTag
@@ -29,6 +30,9 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from contracts.errors import DecryptionError
 from contracts.keys import resolve_key
+
+if TYPE_CHECKING:
+    from contracts.keys import Configured
 
 PREFIX = "v1:"
 NONCE_BYTES = 12
@@ -66,13 +70,14 @@ def encrypt_series(series: pl.Series, key: bytes) -> pl.Series:
     return pl.Series(series.name, out, dtype=pl.String)
 
 
-def decrypt_column(series: pl.Series, key: bytes | str) -> pl.Series:
+def decrypt_column(series: pl.Series, key: bytes | str, configured: Configured = None) -> pl.Series:
     """The plaintext of an encrypted column, for roles allowed to re-identify.
 
-    `key` is the key itself or its name (then resolved like the pipeline does). Values come back as
-    text: the column's original type is the contract's to restore.
+    `key` is the key itself or its name, resolved like the pipeline does from `configured` (the
+    settings' keys) or a Prefect Secret block. Values come back as text: the column's original type is
+    the contract's to restore.
     """
-    raw_key = resolve_key(key) if isinstance(key, str) else key
+    raw_key = resolve_key(key, configured) if isinstance(key, str) else key
     aead = AESGCM(derive_key(raw_key))
     out: list[str | None] = []
     for row, value in enumerate(_text(series).to_list()):

@@ -22,6 +22,14 @@ class CatalogError(LockgateError):
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
+class UnknownNameError(LockgateError, KeyError):
+    """A source or labeling plan the catalog does not have; the message lists the ones it does."""
+
+    def __str__(self) -> str:
+        # KeyError would quote the message as if it were a key.
+        return str(self.args[0]) if self.args else ""
+
+
 class RuleError(LockgateError, ValueError):
     """A rule GX cannot build; ``field`` is the rule's YAML key to point at."""
 

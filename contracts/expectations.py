@@ -14,7 +14,7 @@ import difflib
 import logging
 import os
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from contracts.errors import RuleError
 from contracts.model import Action, QualityRule, Severity
@@ -45,7 +45,10 @@ RESERVED_KWARGS = frozenset(
 # Keyword arguments that name further columns; the model checks only ``column``.
 _COLUMN_LIST_KWARGS = ("column_list", "column_set")
 _COLUMN_KWARGS = ("column_A", "column_B")
-_GX_SEVERITY = {Severity.ERROR: "critical", Severity.WARN: "warning"}
+_GX_SEVERITY: dict[Severity, Literal["critical", "warning"]] = {
+    Severity.ERROR: "critical",
+    Severity.WARN: "warning",
+}
 
 
 def implicit_rules(contract: Contract) -> list[QualityRule]:
@@ -130,8 +133,10 @@ def _check_kwargs(rule: QualityRule) -> None:
 def compile_rule(rule: QualityRule) -> Expectation:
     """Build the GX expectation for one rule; its meta carries our rule id and severity."""
     gx_offline()
-    from great_expectations.exceptions import GreatExpectationsError
+    # the defining module: the package re-exports it without marking it public for type checkers
+    from great_expectations.exceptions.exceptions import GreatExpectationsError
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+    from great_expectations.expectations.metadata_types import FailureSeverity
     from great_expectations.expectations.registry import get_expectation_impl
 
     _check_kwargs(rule)
@@ -146,7 +151,7 @@ def compile_rule(rule: QualityRule) -> Expectation:
             type=rule.expectation,
             kwargs=dict(rule.kwargs),
             meta={"rule_id": rule.rule_id, "severity": rule.severity.value},
-            severity=_GX_SEVERITY[rule.severity],
+            severity=FailureSeverity(_GX_SEVERITY[rule.severity]),
             description=rule.description,
         )
         return config.to_domain_obj()

@@ -95,7 +95,10 @@ _SHORTHANDS: dict[str, tuple[str, str | None]] = {
 _UNFAITHFUL = frozenset("bB")
 
 _install_lock = threading.Lock()
-_installed = False
+_installed = threading.Event()
+# GX's private names that `install` patches (see the module docstring).
+_PERSISTED_ATTR = "_PERSISTED_CONNECTION_DIALECTS"
+_REGEX_ATTR = "get_dialect_regex_expression"
 
 
 class _Dialect(enum.StrEnum):
@@ -116,32 +119,33 @@ def _regex_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
             return matches if positive else sa.not_(matches)
         return original(column, regex, dialect, positive)
 
+    # the marker install() checks so it never wraps twice; functions take attributes mypy cannot declare
     get_dialect_regex_expression.__wrapped__ = original  # type: ignore[attr-defined]
     return get_dialect_regex_expression
 
 
 def install() -> None:
     """Patch GX once per process (idempotent, thread-safe); raises `GxDuckdbUnsupportedError` if GX moved."""
-    global _installed
-    if _installed:
+    if _installed.is_set():
         return
     with _install_lock:
-        if _installed:
+        if _installed.is_set():
             return
+        # getattr/setattr by name: the patched names are private to GX, so its types do not declare them.
         engine = importlib.import_module(ENGINE_MODULE)
-        persisted = getattr(engine, "_PERSISTED_CONNECTION_DIALECTS", None)
+        persisted = getattr(engine, _PERSISTED_ATTR, None)
         if not isinstance(persisted, tuple):
-            raise GxDuckdbUnsupportedError(f"{ENGINE_MODULE}._PERSISTED_CONNECTION_DIALECTS is gone")
+            raise GxDuckdbUnsupportedError(f"{ENGINE_MODULE}.{_PERSISTED_ATTR} is gone")
         if _Dialect.DUCKDB not in persisted:
-            engine._PERSISTED_CONNECTION_DIALECTS = (*persisted, _Dialect.DUCKDB)
+            setattr(engine, _PERSISTED_ATTR, (*persisted, _Dialect.DUCKDB))
         for name in REGEX_METRIC_MODULES:
             module = importlib.import_module(name)
-            original = getattr(module, "get_dialect_regex_expression", None)
+            original = getattr(module, _REGEX_ATTR, None)
             if original is None:
-                raise GxDuckdbUnsupportedError(f"{name}.get_dialect_regex_expression is gone")
+                raise GxDuckdbUnsupportedError(f"{name}.{_REGEX_ATTR} is gone")
             if getattr(original, "__wrapped__", None) is None:
-                module.get_dialect_regex_expression = _regex_wrapper(original)
-        _installed = True
+                setattr(module, _REGEX_ATTR, _regex_wrapper(original))
+        _installed.set()
 
 
 def to_re2(regex: str) -> str | None:

@@ -1,18 +1,26 @@
-"""Masking keys: looked up by name in the environment or a Prefect Secret block, never read from YAML.
+"""Masking keys: looked up by name in the configured keys or a Prefect Secret block, never read from YAML.
 
 A contract says only which key a hash rule uses (``key: default``); whoever runs the pipeline
-provides the secret. Keys are identified in logs and manifests by `key_id`, a one-way fingerprint,
-so a run can show which key masked the data without revealing it.
+provides the secret, as ``LOCKGATE_KEY_<NAME>`` (read by `flows.settings`, which hands the keys down:
+this module reads no environment) or as a Prefect Secret block. Keys are identified in logs and
+manifests by `key_id`, a one-way fingerprint, so a run can show which key masked the data without
+revealing it.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from pydantic import SecretStr
 
 from contracts.errors import MissingKeyError, SecretUnavailable, WeakKeyError
 from contracts.secrets import read_prefect_secret
+
+if TYPE_CHECKING:
+    Configured = Mapping[str, SecretStr] | SecretStr | str | None
 
 MIN_KEY_BYTES = 16
 MIN_HEX_CHARS = 32
@@ -23,7 +31,7 @@ _HEX = re.compile(r"^(?:[0-9a-fA-F]{2})+$")
 
 
 def env_vars(name: str) -> list[str]:
-    """Environment variables checked for key `name`, in order."""
+    """Environment variables that set key `name`, in order of precedence (named in messages)."""
     names = [f"{ENV_PREFIX}{name.upper()}"]
     if name == "default":
         names.append(LEGACY_DEFAULT_ENV)
@@ -75,12 +83,23 @@ def _from_prefect(name: str) -> str | None:
         ) from None
 
 
-def resolve_key(name: str) -> bytes:
-    """The key called `name`: environment first, then a Prefect Secret block; raises when absent or weak."""
-    for var in env_vars(name):
-        value = os.environ.get(var)
-        if value and value.strip():
-            return decode_key(name, value, var)
+def _configured(configured: Configured, name: str) -> str | None:
+    """The configured text for key `name`: from a mapping of keys by name, or the key itself."""
+    if isinstance(configured, Mapping):
+        configured = configured.get(name)
+    if isinstance(configured, SecretStr):
+        configured = configured.get_secret_value()
+    return configured if configured and configured.strip() else None
+
+
+def resolve_key(name: str, configured: Configured) -> bytes:
+    """The key called `name`: as configured, else from a Prefect Secret block; raises when absent or weak.
+
+    `configured` is the settings' keys by name (``Settings.keys``), or this key's own value, or None.
+    """
+    value = _configured(configured, name)
+    if value is not None:
+        return decode_key(name, value, " or ".join(env_vars(name)))
     value = _from_prefect(name)
     if value is None:
         raise missing_key(name)

@@ -7,7 +7,12 @@ a Prefect Secret block second. The three differ only in the error they raise, so
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, cast
+
 from contracts.errors import SecretUnavailable
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 def read_prefect_secret(block: str) -> str | None:
@@ -15,8 +20,11 @@ def read_prefect_secret(block: str) -> str | None:
     import httpx
     from prefect.blocks.system import Secret
 
+    # Block.load is Prefect's sync/async dual API (async_dispatch): `_sync=True` takes the sync path and
+    # returns the block itself, but the declared signature knows neither the flag nor that return type.
+    load = cast("Callable[..., Secret[Any]]", Secret.load)
     try:
-        secret = Secret.load(block, _sync=True)
+        secret = load(block, _sync=True)
     except ValueError:  # Prefect's "block document not found"
         return None
     except (httpx.HTTPError, OSError, RuntimeError) as exc:

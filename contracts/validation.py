@@ -21,7 +21,7 @@ import shutil
 import threading
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Required, TypedDict
 
 import polars as pl
 import pyarrow as pa
@@ -207,7 +207,17 @@ def _number(value: Any, kind: type[int] | type[float]) -> Any:
     return None if value is None else kind(value)
 
 
-def _blocks(rule: QualityRule, outcome: dict[str, Any]) -> bool:
+class _Found(TypedDict, total=False):
+    """What validation found for one rule: the result fields of its `ExpectationOutcome`."""
+
+    success: Required[bool]
+    element_count: int | None
+    unexpected_count: int | None
+    unexpected_percent: float | None
+    exception: str | None
+
+
+def _blocks(rule: QualityRule, outcome: _Found) -> bool:
     """A failed rule stops the line if it says block, or if it should quarantine but cannot: it raised,
     or more rows failed than its ``mostly`` allows (GX then fails it as a whole)."""
     if outcome["success"]:
@@ -299,6 +309,9 @@ def _run(
     """Validate one batch; with `data_docs`, through a checkpoint that also renders the HTML report."""
     import great_expectations as gx
 
+    # the defining module: great_expectations.checkpoint re-exports it without marking it public
+    from great_expectations.checkpoint.actions import UpdateDataDocsAction
+
     batch_definition, parameters, close = _batch_definition(context, name, frame, engine, rules)
     try:
         if not data_docs:
@@ -313,7 +326,7 @@ def _run(
             gx.Checkpoint(
                 name=name,
                 validation_definitions=[definition],
-                actions=[gx.checkpoint.UpdateDataDocsAction(name="data-docs")],
+                actions=[UpdateDataDocsAction(name="data-docs")],
                 result_format=RESULT_FORMAT,
             )
         )
@@ -355,6 +368,7 @@ def validate(
     outcomes: list[ExpectationOutcome] = []
     for rule in rules:
         found = by_rule.get(rule.rule_id)
+        outcome: _Found
         if found is None:  # GX returned no result: never count that as a pass
             outcome = {"success": False, "exception": "Great Expectations returned no result for this rule"}
         else:

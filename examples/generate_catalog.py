@@ -6,6 +6,10 @@ hidden inside free text — so masking and PII scanning have something to find. 
 and seeded: the same seed (and the Faker version pinned in uv.lock) gives byte-identical files, so
 the committed files can be checked against a fresh run.
 
+The people (names, e-mails, phones, cities, operators' notes) are drawn with `lockgate_bench.people`,
+which the benchmark shares so its table looks like these customers; `uv sync` installs it with the dev
+group.
+
     python examples/generate_catalog.py [--out examples/catalog] [--seed 7]
 """
 
@@ -14,12 +18,19 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import random
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from faker import Faker
+from lockgate_bench.people import (
+    EN_CITIES,
+    EN_NOTES,
+    EN_PII_NOTES,
+    RU_NOTES,
+    RU_PII_NOTES,
+    RU_REGIONS,
+    Faces,
+)
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "catalog"
 DEFAULT_SEED = 7
@@ -29,80 +40,12 @@ STORES = 50
 FIRST_CUSTOMER_ID = 100_001
 MALFORMED_EMAILS = 20  # ~1%: enough for the demo's warn-level e-mail rule to fail visibly
 
-# RFC 2606 domains: no fake address can ever reach a real mailbox.
-EMAIL_DOMAINS = ("example.com", "example.org", "example.net")
 SEGMENTS = (("retail", 70), ("smb", 22), ("enterprise", 8))
-EN_CITIES = (
-    "London", "Manchester", "Edinburgh", "Dublin", "New York", "Boston", "Chicago", "Seattle", "Toronto",
-    "Vancouver", "Sydney", "Melbourne", "Auckland", "Cape Town",
-)  # fmt: skip
-RU_REGIONS = ("77", "78", "50", "47", "66", "16", "52", "54", "23", "61", "63", "02", "24", "59", "74", "38")
-RU_MOBILE_CODES = (
-    "900",
-    "903",
-    "905",
-    "909",
-    "912",
-    "915",
-    "916",
-    "921",
-    "925",
-    "926",
-    "950",
-    "977",
-    "985",
-    "999",
-)
-
-_TRANSLIT = str.maketrans(
-    {
-        "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ё": "e", "ж": "zh", "з": "z", "и": "i",
-        "й": "y", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o", "п": "p", "р": "r", "с": "s", "т": "t",
-        "у": "u", "ф": "f", "х": "kh", "ц": "ts", "ч": "ch", "ш": "sh", "щ": "shch", "ъ": "", "ы": "y",
-        "ь": "", "э": "e", "ю": "yu", "я": "ya",
-    }
-)  # fmt: skip
-
 CUSTOMER_COLUMNS = (
     "customer_id", "full_name", "email", "phone", "snils", "inn", "passport_number", "card_number",
     "birth_date", "city", "signup_date", "segment", "lifetime_value", "is_active", "comment",
 )  # fmt: skip
 STORE_COLUMNS = ("store_id", "name", "city", "opened_on", "area_m2", "manager_email")
-
-RU_NOTES = (
-    "Предпочитает доставку курьером.",
-    "Просил не звонить по выходным.",
-    "Участвует в программе лояльности с первого заказа.",
-    "Оформлен возврат, вопрос закрыт.",
-    "Интересуется оптовыми скидками.",
-    "Получает счета в электронном виде.",
-    "Предпочитает самовывоз из магазина.",
-    "Жалоба на сроки доставки, компенсация начислена.",
-)
-EN_NOTES = (
-    "Prefers courier delivery.",
-    "Asked not to be called on weekends.",
-    "Member of the loyalty programme since the first order.",
-    "Refund issued, case closed.",
-    "Interested in volume discounts.",
-    "Receives invoices by e-mail only.",
-    "Prefers in-store pickup.",
-    "Complained about delivery times; compensation applied.",
-)
-RU_PII_NOTES = (
-    "Просьба отправлять счета на {email}.",
-    "Звонила {other_name}, просила перезвонить по номеру {phone}.",
-    "Новый контактный телефон: {phone}.",
-    "Доверенное лицо — {other_name}.",
-    "Дублирующий адрес почты {email}, старый не использовать.",
-)
-EN_PII_NOTES = (
-    "Please send invoices to {email}.",
-    "{other_name} called, asked for a callback on {phone}.",
-    "New contact number: {phone}.",
-    "Authorised representative: {other_name}.",
-    "Secondary address {email}; do not use the old one.",
-)
 
 RU_SUBJECTS = (
     "Не проходит оплата картой",
@@ -172,17 +115,16 @@ class Person:
     signup: date
 
 
-class Generator:
-    """All randomness flows from one seed: a `random.Random` plus one seeded Faker per locale."""
+class Generator(Faces):
+    """All randomness flows from one seed: the `random.Random` and seeded Fakers of `Faces`.
+
+    Names, e-mails and phones are drawn by `Faces` (shared with the benchmark); identifiers with check
+    digits, dates and the three tables are this script's own.
+    """
 
     def __init__(self, seed: int) -> None:
-        # Fake demo data, not secrets: a seeded PRNG is the point (reproducible bytes).
-        self.rng = random.Random(seed)  # noqa: S311
-        self.ru = Faker("ru_RU")
-        self.ru.seed_instance(seed)
-        self.en = Faker("en_US")
-        self.en.seed_instance(seed + 1)
-        self.ru_cities = sorted({c for c in (self.ru.city_name() for _ in range(400)) if "(" not in c})
+        super().__init__(seed)
+        self.ru_cities = self.ru_city_names()
 
     # --- identifiers with valid check digits ---------------------------------------------------
 
@@ -219,45 +161,6 @@ class Generator:
         if self.rng.random() < 0.5:
             return " ".join(number[i : i + 4] for i in range(0, 16, 4))
         return number
-
-    # --- contact details -------------------------------------------------------------------------
-
-    def phone(self, russian: bool) -> str:
-        if russian:
-            code = self.rng.choice(RU_MOBILE_CODES)
-            a, b, c = self.rng.randint(0, 999), self.rng.randint(0, 99), self.rng.randint(0, 99)
-            style = self.rng.choice(("plus", "plus", "eight", "compact"))
-            if style == "plus":
-                return f"+7 {code} {a:03d}-{b:02d}-{c:02d}"
-            if style == "eight":
-                return f"8 ({code}) {a:03d}-{b:02d}-{c:02d}"
-            return f"+7{code}{a:03d}{b:02d}{c:02d}"
-        # Numbers reserved for fiction: US 555-01xx, UK 020 7946 0xxx.
-        if self.rng.random() < 0.6:
-            return f"+1 ({self.rng.choice(('202', '312', '415', '617'))}) 555-01{self.rng.randint(0, 99):02d}"
-        return f"+44 20 7946 0{self.rng.randint(0, 999):03d}"
-
-    def email(self, first: str, last: str) -> str:
-        user = f"{_latin(first)}.{_latin(last)}"
-        if self.rng.random() < 0.4:
-            user += str(self.rng.randint(1, 99))
-        return f"{user}@{self.rng.choice(EMAIL_DOMAINS)}"
-
-    def name(self, russian: bool) -> tuple[str, str, str]:
-        """(full name as written, first name, last name); Russian names in 'Фамилия Имя Отчество' order."""
-        if russian:
-            if self.rng.random() < 0.5:
-                first, last, middle = (
-                    self.ru.first_name_male(),
-                    self.ru.last_name_male(),
-                    self.ru.middle_name_male(),
-                )
-            else:
-                first, last = self.ru.first_name_female(), self.ru.last_name_female()
-                middle = self.ru.middle_name_female()
-            return f"{last} {first} {middle}", first, last
-        first, last = self.en.first_name(), self.en.last_name()
-        return f"{first} {last}", first, last
 
     def date_between(self, start: date, end: date) -> date:
         return start + timedelta(days=self.rng.randint(0, (end - start).days))
@@ -413,10 +316,6 @@ def luhn_check_digit(body: str) -> int:
         n = int(d) * (2 if i % 2 == 0 else 1)
         total += n - 9 if n > 9 else n
     return (10 - total % 10) % 10
-
-
-def _latin(name: str) -> str:
-    return name.lower().translate(_TRANSLIT).replace(" ", "").replace("'", "")
 
 
 def _add_years(day: date, years: int) -> date:

@@ -38,6 +38,14 @@ class StopLine(LockgateError):  # noqa: N818 - the name is the domain term
         super().__init__(f"stop-line for '{source}': {'; '.join(parts)}")
 
 
+class SettingsError(LockgateError, ValueError):
+    """A ``LOCKGATE_*`` variable holds a value its setting cannot take; the message names the variable."""
+
+
+class LabelingNotReady(LockgateError, RuntimeError):  # noqa: N818 - reads as the plan's state
+    """A labeling step came before its prerequisite: no curated data yet, or nothing dispatched."""
+
+
 class RunFailed(LockgateError):  # noqa: N818 - reads as what happened to the run
     """Some source did not publish; carries the whole run's result for the command line and callers."""
 

@@ -33,6 +33,7 @@ from flows.errors import RunFailed, StopLine
 from flows.reports import source_markdown
 from flows.results import ExpectationLine, RunResult, SourceResult, SourceStatus
 from flows.runs import IO_RETRIES, IO_RETRY_DELAYS, new_run_id
+from flows.settings import Settings, current_settings
 from sources.catalog import Source, load_catalog
 from sources.connectors import read_frame
 from sources.extract import extract
@@ -46,7 +47,10 @@ from storage.store import ObjectStore, open_store
 from storage.warehouse import register_views
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from prefect.futures import PrefectFuture, PrefectFutureList
+    from pydantic import SecretStr
 
     from storage.raw import RawFile
 
@@ -75,11 +79,13 @@ class Batch:
 
 @dataclass(frozen=True)
 class RunContext:
-    """What every step of one run shares: where the lake is, the run's id and the masking keys."""
+    """What every step of one run shares: where the lake is, the run's id, the masking keys and the
+    configured PostgreSQL connections (both kept out of the repr)."""
 
     lake: str
     run_id: str
-    keys: dict[str, bytes] = field(default_factory=dict)
+    keys: dict[str, bytes] = field(default_factory=dict, repr=False)
+    postgres: Mapping[str, SecretStr] = field(default_factory=dict, repr=False)
 
 
 def _browsable(uri: str) -> str:
@@ -101,7 +107,11 @@ def land_raw_task(batch: Batch, run: RunContext) -> Batch:
     logger = get_run_logger()
     with tempfile.TemporaryDirectory(prefix="lockgate-extract-") as workdir:
         extraction = extract(
-            source.passport.connector, source.catalog_root, read_state(store, source.name), Path(workdir)
+            source.passport.connector,
+            source.catalog_root,
+            read_state(store, source.name),
+            Path(workdir),
+            postgres=run.postgres,
         )
         if extraction.empty:
             logger.info("%s: %s", source.name, extraction.description)
@@ -317,15 +327,16 @@ def _rolled_back_from(store: ObjectStore, source: str, input_sha256: list[str]) 
 
 
 @task(name="register", retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAYS, cache_policy=NO_CACHE)
-def register_task(lake: str, source_names: list[str]) -> str:
-    """Point one DuckDB view per dataset at its current curated version."""
+def register_task(lake: str, source_names: list[str], warehouse_file: str | None = None) -> str:
+    """Point one DuckDB view per dataset at its current curated version (`warehouse_file`: the
+    ``LOCKGATE_WAREHOUSE`` setting, for an S3 lake)."""
     store = open_store(lake)
     views: dict[str, str] = {}
     for name in source_names:
         current = current_version(store, name)
         if current is not None:
             views[name] = store.uri(current.data_key)
-    warehouse = layout.warehouse_path(lake)
+    warehouse = layout.warehouse_path(lake, warehouse_file)
     register_views(warehouse, views)
     return str(warehouse)
 
@@ -402,24 +413,29 @@ def _source_result(
     return result
 
 
-@flow(name="lockgate-ingest", task_runner=ThreadPoolTaskRunner(max_workers=4))
+# Prefect's annotations reject its own ThreadPoolTaskRunner here (PrefectHQ/prefect#16938, open).
+@flow(name="lockgate-ingest", task_runner=ThreadPoolTaskRunner(max_workers=4))  # type: ignore[arg-type]
 def ingest(catalog: str, lake: str = "lake", sources: list[str] | None = None) -> RunResult:
     """Ingest a catalog's sources (all, or the named ones) into the lake and refresh the warehouse.
 
-    Parameters are plain strings so the same flow runs from the CLI, a schedule or a deployment.
-    Masking keys are resolved before any data moves: a missing key fails the run up front instead of
-    leaving half the sources published.
+    Parameters are plain strings so the same flow runs from the CLI, a schedule or a deployment;
+    keys, connection strings and the warehouse file come from the settings in force (`use_settings`,
+    else the environment), never from parameters, which Prefect stores. Masking keys are resolved
+    before any data moves: a missing key fails the run up front instead of leaving half the sources
+    published.
     """
+    settings = current_settings()
     loaded = load_catalog(Path(catalog), check=check_contract)
     selected = loaded.select(sources or [])
-    return _ingest_sources(selected, lake, [s.name for s in loaded.sources])
+    return _ingest_sources(selected, lake, [s.name for s in loaded.sources], settings)
 
 
-def _ingest_sources(sources: list[Source], lake: str, all_source_names: list[str]) -> RunResult:
+def _ingest_sources(
+    sources: list[Source], lake: str, all_source_names: list[str], settings: Settings
+) -> RunResult:
     run_id = new_run_id()
-    keys = {
-        name: resolve_key(name) for name in sorted(set().union(*(required_keys(s.contract) for s in sources)))
-    }
+    needed = sorted(set().union(*(required_keys(s.contract) for s in sources)))
+    keys = {name: resolve_key(name, settings.keys) for name in needed}
     get_run_logger().info(
         "run %s: %d source(s) into %s; masking keys %s",
         run_id,
@@ -427,7 +443,7 @@ def _ingest_sources(sources: list[Source], lake: str, all_source_names: list[str
         lake,
         ", ".join(f"{name}={key_id(key)}" for name, key in keys.items()) or "none",
     )
-    context = RunContext(lake=lake, run_id=run_id, keys=keys)
+    context = RunContext(lake=lake, run_id=run_id, keys=keys, postgres=settings.postgres)
     batches: Any = [Batch(source=source, run_id=run_id, raw=[]) for source in sources]
     per_step: list[tuple[str, PrefectFutureList[Batch]]] = []
     for name, step in STEPS:
@@ -445,7 +461,7 @@ def _ingest_sources(sources: list[Source], lake: str, all_source_names: list[str
         )
         results.append(result)
 
-    warehouse = register_task(lake, all_source_names)
+    warehouse = register_task(lake, all_source_names, settings.warehouse)
     run = RunResult(run_id=run_id, lake=lake, warehouse=warehouse, sources=results)
     if not run.ok:
         raise RunFailed(run)

@@ -113,8 +113,11 @@ def collect_markdown(result: CollectResult, report: AgreementReport) -> str:
     if report.per_annotator:
         lines += ["", "## Per annotator", "", "| annotator | items | agreement with others | gold accuracy |"]
         lines.append("|---|---|---|---|")
-        for annotator, stats in sorted(report.per_annotator.items()):
+        for annotator, annotator_stats in sorted(report.per_annotator.items()):
             gold = result.gold.get(annotator)
             accuracy = number(gold["accuracy"]) if gold else "–"
-            lines.append(f"| {_cell(annotator)} | {stats.items} | {number(stats.agreement)} | {accuracy} |")
+            lines.append(
+                f"| {_cell(annotator)} | {annotator_stats.items} | {number(annotator_stats.agreement)} "
+                f"| {accuracy} |"
+            )
     return "\n".join(lines) + "\n"

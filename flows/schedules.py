@@ -10,7 +10,9 @@ runs up. Scaling out is Prefect's job: Lockgate only says what runs when.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
+
+from prefect import Flow, deploy, serve
 
 from contracts.expectations import check_contract
 from flows.pipeline import ingest
@@ -18,6 +20,8 @@ from sources.catalog import load_catalog
 from storage.layout import is_s3
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from prefect.deployments.runner import RunnerDeployment
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -38,18 +42,41 @@ def ingest_deployments(catalog: Path, lake: str, *, work_pool: str | None = None
     loaded = load_catalog(catalog, check=check_contract)
     root = str(catalog.resolve())
     lake = lake if is_s3(lake) else str(Path(lake).resolve())  # runs start in other working directories
-    flow = (
-        ingest if work_pool is None else ingest.from_source(source=str(PROJECT_ROOT), entrypoint=ENTRYPOINT)
-    )
+    flow: Flow[..., Any] = ingest
+    if work_pool is not None:
+        flow = cast("Flow[..., Any]", Flow.from_source(source=str(PROJECT_ROOT), entrypoint=ENTRYPOINT))
+    # Called outside an event loop, from_source and to_deployment return their results, not coroutines.
     return [
-        flow.to_deployment(
-            name=deployment_name(source.name),
-            cron=source.passport.cron,
-            parameters={"catalog": root, "lake": lake, "sources": [source.name]},
-            description=f"{source.passport.title}: {source.passport.purpose}",
-            tags=["lockgate", source.name, f"sensitivity:{source.passport.sensitivity.value}"],
-            concurrency_limit=1,
-            work_pool_name=work_pool,
+        cast(
+            "RunnerDeployment",
+            flow.to_deployment(
+                name=deployment_name(source.name),
+                cron=source.passport.cron,
+                parameters={"catalog": root, "lake": lake, "sources": [source.name]},
+                description=f"{source.passport.title}: {source.passport.purpose}",
+                tags=["lockgate", source.name, f"sensitivity:{source.passport.sensitivity.value}"],
+                concurrency_limit=1,
+                work_pool_name=work_pool,
+            ),
         )
         for source in loaded.sources
     ]
+
+
+def deploy_ingest(catalog: Path, lake: str, work_pool: str) -> list[RunnerDeployment]:
+    """Register each source's scheduled ingest with `work_pool` on the Prefect server; the deployments."""
+    deployments = ingest_deployments(catalog, lake, work_pool=work_pool)
+    deploy(
+        *deployments,
+        work_pool_name=work_pool,
+        build=False,
+        push=False,
+        print_next_steps_message=False,
+        ignore_warnings=True,
+    )
+    return deployments
+
+
+def serve_ingest(deployments: Sequence[RunnerDeployment]) -> None:
+    """Run `deployments` on their schedules in this process until interrupted."""
+    serve(*deployments, print_starting_message=True)

@@ -37,6 +37,8 @@ from labeling.errors import AnnotationsError
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
+    from numpy.typing import NDArray
+
 Level = Literal["nominal", "ordinal", "interval", "ratio"]
 LEVELS: tuple[str, ...] = get_args(Level)
 COLUMNS = ("item_id", "annotator", "label")
@@ -215,8 +217,11 @@ def _json_text(value: object) -> str | None:
     return json.dumps(value, ensure_ascii=False)
 
 
+_JSON_KINDS: dict[type[object], str] = {dict: "an object", list: "an array"}
+
+
 def _json_kind(value: object) -> str:
-    return {dict: "an object", list: "an array"}.get(type(value), type(value).__name__)
+    return _JSON_KINDS.get(type(value), type(value).__name__)
 
 
 def _missing_columns(source: str, missing: list[str], found: list[str]) -> str:
@@ -377,7 +382,7 @@ def _counts(df: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def reliability_matrix(df: pl.DataFrame) -> tuple[np.ndarray, list[str], list[str]]:
+def reliability_matrix(df: pl.DataFrame) -> tuple[NDArray[np.float64], list[str], list[str]]:
     """Annotators × items of ``value`` (normalized annotations), NaN where an annotator left an item."""
     annotators = df["annotator"].unique().sort()
     items = df["item_id"].unique().sort()
@@ -416,19 +421,26 @@ def _krippendorff(
 def _fleiss(df: pl.DataFrame, counts: pl.DataFrame, notes: list[str]) -> float | None:
     """Fleiss' κ from items × annotations codes; it assumes the same number of raters on every item."""
     per_item = counts.group_by("item_id").agg(pl.col("n_item").first())["n_item"]
-    low, high = per_item.min(), per_item.max()
+    low, high = _int_stat(per_item.min()), _int_stat(per_item.max())
     if low != high:
         notes.append(f"Fleiss' κ needs the same number of annotations on every item (found {low} to {high})")
         return None
     if high < 2:
         notes.append("Fleiss' κ needs two or more annotations per item")
         return None
-    codes = df.sort("item_id")["code"].to_numpy().reshape(-1, int(high))
-    table, _ = aggregate_raters(codes, n_cat=int(df["code"].max()) + 1)
+    codes = df.sort("item_id")["code"].to_numpy().reshape(-1, high)
+    table, _ = aggregate_raters(codes, n_cat=_int_stat(df["code"].max()) + 1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # 0/0 when one label is used everywhere: reported as None
         value = fleiss_kappa(table, method="fleiss")
     return _finite(value, "Fleiss' κ undefined: a single label on every item", notes)
+
+
+def _int_stat(value: object) -> int:
+    """The min or max of a non-empty integer column: polars types it as any scalar, or None."""
+    if not isinstance(value, int):
+        raise TypeError(f"expected an integer aggregate, got {type(value).__name__}")
+    return value
 
 
 def _finite(value: float, note: str, notes: list[str]) -> float | None:
@@ -448,7 +460,7 @@ def _kappa(a: Iterable[int], b: Iterable[int], level: Level, n_codes: int) -> fl
 
 def _pairwise_kappas(df: pl.DataFrame, level: Level) -> dict[tuple[str, str], float | None]:
     """κ for every annotator pair sharing at least two items; one loop over pairs, none over items."""
-    n_codes = int(df["code"].max()) + 1
+    n_codes = _int_stat(df["code"].max()) + 1
     side = df.select("item_id", "annotator", "code")
     pairs = (
         side.join(side, on="item_id", suffix="_b")

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Literal
 from defusedxml import ElementTree
 from pydantic import Field, field_validator, model_validator
 
-from contracts.errors import CatalogError
+from contracts.errors import CatalogError, UnknownNameError
 from contracts.model import COLUMN_PATTERN, DropRule, StrictModel
 from contracts.yamlio import read_yaml
 from sources.catalog import parse_model
@@ -165,11 +165,12 @@ def _parse_config(path: Path) -> Element:
     if path.stat().st_size > MAX_CONFIG_BYTES:
         raise ValueError(f"label config is over {MAX_CONFIG_BYTES // 1024} KiB")
     try:
-        return ElementTree.fromstring(path.read_bytes(), forbid_dtd=True)
+        root: Element = ElementTree.fromstring(path.read_bytes(), forbid_dtd=True)  # defusedxml is untyped
     except ElementTree.ParseError as exc:
         raise ValueError(f"label config is not valid XML: {exc}") from exc
     except Exception as exc:  # defusedxml refuses entities and DTDs with its own exception types
         raise ValueError(f"label config refused: {type(exc).__name__}") from exc
+    return root
 
 
 def _check_config(plan: LabelingPlan, root: Element, document: YamlDocument) -> list[Problem]:
@@ -319,7 +320,7 @@ def select_plans(plans: list[Plan], names: list[str]) -> list[Plan]:
     known = {p.name: p for p in plans}
     unknown = [n for n in names if n not in known]
     if unknown:
-        raise KeyError(
+        raise UnknownNameError(
             f"unknown labeling plan(s): {', '.join(unknown)}; the catalog has: {', '.join(known) or 'none'}"
         )
     return [known[n] for n in dict.fromkeys(names)]

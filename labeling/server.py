@@ -5,6 +5,9 @@ clash with Lockgate's, so Lockgate only ever starts its executable and speaks HT
 class serves the tests (a throwaway data dir), the demo and annotators running it locally
 (``python -m labeling.server``). Passwords and tokens go to the server through its environment, never
 its command line, and are kept out of reprs, logs and error messages.
+
+This module reads none of Lockgate's settings: URL, token, credentials, executable and port are given
+by the caller (`flows.settings` reads the ``LOCKGATE_LABEL_STUDIO_*`` variables named below).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 import httpx
+from pydantic import SecretStr
 
 from contracts.errors import SecretUnavailable
 from contracts.secrets import read_prefect_secret
@@ -35,12 +39,10 @@ if TYPE_CHECKING:
     from types import TracebackType
 
 HOST = "127.0.0.1"
+ENV_PREFIX = "LOCKGATE_"  # Lockgate's own variables: none of them is handed to the Label Studio process
 BIN_ENV = "LOCKGATE_LABEL_STUDIO_BIN"
 URL_ENV = "LOCKGATE_LABEL_STUDIO_URL"
 TOKEN_ENV = "LOCKGATE_LABEL_STUDIO_TOKEN"  # noqa: S105 - a variable name, not a secret
-USERNAME_ENV = "LOCKGATE_LABEL_STUDIO_USERNAME"
-PASSWORD_ENV = "LOCKGATE_LABEL_STUDIO_PASSWORD"  # noqa: S105 - a variable name, not a secret
-PORT_ENV = "LOCKGATE_LABEL_STUDIO_PORT"
 TOKEN_BLOCK = "lockgate-label-studio-token"  # noqa: S105 - a Prefect block name, not a secret
 MAKE_TARGET = "make label-studio-env"
 DEFAULT_LOCAL_PORT = 8080
@@ -56,9 +58,8 @@ def repo_root() -> Path:
     return Path(__file__).resolve().parents[1]
 
 
-def default_executable() -> Path:
-    """``$LOCKGATE_LABEL_STUDIO_BIN``, else the checkout's ``.ls-venv/bin/label-studio``."""
-    configured = os.environ.get(BIN_ENV)
+def default_executable(configured: str | Path | None = None) -> Path:
+    """`configured` (the ``LOCKGATE_LABEL_STUDIO_BIN`` setting), else ``.ls-venv/bin/label-studio``."""
     return Path(configured) if configured else repo_root() / ".ls-venv" / "bin" / "label-studio"
 
 
@@ -132,7 +133,9 @@ class LabelStudioServer:
         return self._process is not None and self._process.poll() is None
 
     def _environment(self) -> dict[str, str]:
-        env = dict(os.environ)
+        """This process's environment minus Lockgate's variables (keys, connection strings: not its
+        business), plus the admin and Label Studio's own settings."""
+        env = {name: value for name, value in os.environ.items() if not name.upper().startswith(ENV_PREFIX)}
         env.update(
             {
                 "LABEL_STUDIO_USERNAME": self.username,
@@ -303,15 +306,21 @@ def _token_from_prefect() -> str | None:
         raise LabelStudioServerError(f"the Label Studio token is not in ${TOKEN_ENV}, and {exc}") from None
 
 
-def settings_from_env(url: str | None = None) -> StudioSettings:
-    """URL: `url`, else ``$LOCKGATE_LABEL_STUDIO_URL``; token: ``$LOCKGATE_LABEL_STUDIO_TOKEN`` or Prefect."""
-    url = (url or os.environ.get(URL_ENV, "")).strip().rstrip("/")
+def studio_settings(url: str | None, token: SecretStr | str | None) -> StudioSettings:
+    """Where the client finds Label Studio: `url` and `token` as configured, the token else from Prefect.
+
+    The caller passes the settings' values (``LOCKGATE_LABEL_STUDIO_URL`` / ``_TOKEN``); the Prefect
+    Secret block ``lockgate-label-studio-token`` is the token's fallback.
+    """
+    url = (url or "").strip().rstrip("/")
     if not url:
         raise LabelStudioServerError(
             f"set {URL_ENV} to the Label Studio server's address (e.g. http://127.0.0.1:8080; "
             "`make label-studio` starts one)"
         )
-    token = os.environ.get(TOKEN_ENV, "").strip() or _token_from_prefect()
+    if isinstance(token, SecretStr):
+        token = token.get_secret_value()
+    token = (token or "").strip() or _token_from_prefect()
     if not token:
         raise LabelStudioServerError(
             f"the Label Studio API token is not set: set {TOKEN_ENV}, or create a Prefect Secret block "
@@ -328,8 +337,19 @@ class LocalCredentials:
     secret_key: str = field(repr=False)  # Django's: stable, so a restart keeps everyone logged in
 
 
-def local_credentials(data_dir: Path) -> LocalCredentials:
-    """The local admin: from the env, else ``credentials.json`` in the data dir (made once, mode 0600)."""
+def _plain(value: SecretStr | str | None) -> str | None:
+    return value.get_secret_value() if isinstance(value, SecretStr) else value
+
+
+def local_credentials(
+    data_dir: Path,
+    *,
+    username: str | None = None,
+    password: SecretStr | str | None = None,
+    token: SecretStr | str | None = None,
+) -> LocalCredentials:
+    """The local admin: what is given (the ``LOCKGATE_LABEL_STUDIO_USERNAME`` / ``_PASSWORD`` / ``_TOKEN``
+    settings), else ``credentials.json`` in the data dir (made once, mode 0600)."""
     path = data_dir / CREDENTIALS_FILE
     if path.exists():
         stored = json.loads(path.read_text(encoding="utf-8"))
@@ -345,25 +365,35 @@ def local_credentials(data_dir: Path) -> LocalCredentials:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             json.dump(stored, out, indent=2)
     return LocalCredentials(
-        username=os.environ.get(USERNAME_ENV) or stored["username"],
-        password=os.environ.get(PASSWORD_ENV) or stored["password"],
-        token=os.environ.get(TOKEN_ENV) or stored["token"],
+        username=username or stored["username"],
+        password=_plain(password) or stored["password"],
+        token=_plain(token) or stored["token"],
         secret_key=stored.get("secret_key") or secrets.token_urlsafe(48),
     )
 
 
-def local_server(data_dir: Path, port: int | None = DEFAULT_LOCAL_PORT) -> LabelStudioServer:
+def local_server(
+    data_dir: Path,
+    port: int | None = DEFAULT_LOCAL_PORT,
+    *,
+    username: str | None = None,
+    password: SecretStr | str | None = None,
+    token: SecretStr | str | None = None,
+    executable: str | Path | None = None,
+) -> LabelStudioServer:
     """The server of a local data folder, with its admin from `local_credentials`.
 
-    `port` is the one asked for, or a free one when it is taken (None: any free port).
+    `port` is the one asked for, or a free one when it is taken (None: any free port); credentials
+    given here win over the folder's; `executable` defaults to `default_executable`.
     """
-    creds = local_credentials(data_dir)
+    creds = local_credentials(data_dir, username=username, password=password, token=token)
     return LabelStudioServer(
         data_dir,
         username=creds.username,
         password=creds.password,
         token=creds.token,
         port=port if port is not None and _port_free(port) else free_port(),
+        executable=default_executable(executable),
         env={"SECRET_KEY": creds.secret_key},
     )
 
@@ -379,14 +409,19 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run Label Studio in the foreground for annotators; Ctrl-C stops it."""
+    """Run Label Studio in the foreground for annotators; Ctrl-C stops it.
+
+    Everything comes from the command line (``make label-studio`` passes the port and executable) and
+    the admin from the data dir's credentials file: no secret on the command line, no environment read.
+    """
     parser = argparse.ArgumentParser(prog="python -m labeling.server", description=main.__doc__)
     parser.add_argument("--data-dir", type=Path, default=Path(".lockgate/label-studio"))
-    parser.add_argument("--port", type=int, default=int(os.environ.get(PORT_ENV, DEFAULT_LOCAL_PORT)))
+    parser.add_argument("--port", type=int, default=DEFAULT_LOCAL_PORT, help="a free one if taken")
+    parser.add_argument("--executable", type=Path, default=None, help="label-studio (default: .ls-venv)")
     parser.add_argument("--timeout", type=float, default=240.0, help="seconds to wait for it to start")
     args = parser.parse_args(argv)
     data_dir = args.data_dir.resolve()
-    server = local_server(data_dir, args.port)
+    server = local_server(data_dir, args.port, executable=args.executable)
     signal.signal(signal.SIGTERM, _interrupt)
     print(f"Starting Label Studio from {data_dir} (first start takes a minute) ...", flush=True)
     try:

@@ -14,18 +14,20 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import httpx
 import polars as pl
 from label_studio_sdk import LabelStudio
 from label_studio_sdk.core.api_error import ApiError
-from label_studio_sdk.label_interface import LabelInterface
+from label_studio_sdk.label_interface.interface import LabelInterface
 
 from labeling.errors import StudioError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Iterable, Iterator, Sequence
+
+    from label_studio_sdk import AllRolesProjectList, ImportApiRequest
 
     from labeling.server import StudioSettings
 
@@ -181,13 +183,6 @@ class Studio:
     def from_settings(cls, settings: StudioSettings, **kwargs: Any) -> Studio:
         return cls(settings.url, settings.api_key, **kwargs)
 
-    @classmethod
-    def from_env(cls, **kwargs: Any) -> Studio:
-        """From ``$LOCKGATE_LABEL_STUDIO_URL`` and the token in the environment or a Prefect Secret."""
-        from labeling.server import settings_from_env
-
-        return cls.from_settings(settings_from_env(), **kwargs)
-
     def __repr__(self) -> str:
         return f"Studio(url={self.url!r})"
 
@@ -251,10 +246,11 @@ class Studio:
         """The project titled exactly `title` (the oldest if several are), or None."""
         with self._step(f"looking up project {title!r}"):
             # The server's title filter matches substrings: compare exactly here.
-            matches = [p for p in self._client.projects.list(title=title, page_size=100) if p.title == title]
-            if not matches:
+            listed: Iterable[AllRolesProjectList] = self._client.projects.list(title=title, page_size=100)
+            ids = [p.id for p in listed if p.title == title]
+            if not ids:
                 return None
-            return self._project(self._client.projects.get(min(int(p.id) for p in matches)))
+            return self._project(self._client.projects.get(min(_id(i, "project") for i in ids)))
 
     def ensure_project(
         self, title: str, label_config: str, *, overlap: int, description: str = ""
@@ -281,7 +277,7 @@ class Studio:
         if existing is None:
             with self._step(f"creating project {title!r}"):
                 created = self._client.projects.create(title=title, **wanted)
-                return self.project(int(created.id))
+                return self.project(_id(created.id, "project"))
         with self._step(f"reading project {title!r} ({existing.id})"):
             current = self._client.projects.get(existing.id)
         changes = {
@@ -338,10 +334,12 @@ class Studio:
         if new:
             payload = [_task_payload(task) for _, task in new]
             with self._step(f"importing {len(new)} tasks into project {project_id}"):
+                # The SDK sends the task dicts as they are; its request model only describes them.
                 response = self._client.projects.import_tasks(
-                    project_id, request=payload, return_task_ids=True
+                    project_id, request=cast("list[ImportApiRequest]", payload), return_task_ids=True
                 )
-            created_ids = list(response.task_ids or [])
+            # Asked for with return_task_ids, the ids come back as a field the SDK's model does not declare.
+            created_ids = list(getattr(response, "task_ids", None) or [])
             if len(created_ids) != len(new):
                 raise StudioError(
                     f"Label Studio at {self.url}: importing {len(new)} tasks into project {project_id} "
@@ -482,14 +480,22 @@ class Studio:
                 for label, votes in ranked
             ]
             candidates = ", ".join(f"{label} ({votes})" for label, votes in ranked)
-            tasks.append({"data": {**item.data, CANDIDATES: candidates}, "predictions": predictions})
+            data: dict[str, Any] = {**item.data, CANDIDATES: candidates}
+            tasks.append({"data": data, "predictions": predictions})
         return self.import_tasks(review_project_id, tasks)
 
 
 def _differs(current: Any, wanted: Any) -> bool:
     if isinstance(wanted, str):
         return str(current or "").strip() != wanted.strip()
-    return current != wanted
+    return bool(current != wanted)
+
+
+def _id(value: int | None, what: str) -> int:
+    """An id the server sent; one it left out is a server fault, not a None to carry on with."""
+    if value is None:
+        raise StudioError(f"Label Studio returned a {what} without an id")
+    return int(value)
 
 
 def _task_key(task: Mapping[str, Any]) -> str:

@@ -15,13 +15,15 @@ from typing import TYPE_CHECKING, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from contracts.diagnostics import Problem
-from contracts.errors import CatalogError
+from contracts.errors import CatalogError, UnknownNameError
 from contracts.model import Contract
 from contracts.yamlio import YamlDocument, read_yaml
 from sources.passport import Passport, relative_path
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    from pydantic_core import ErrorDetails
 
 PASSPORT_DIR = "sources"
 M = TypeVar("M", bound=BaseModel)
@@ -56,11 +58,13 @@ class Catalog:
         known = {s.name: s for s in self.sources}
         unknown = [n for n in wanted if n not in known]
         if unknown:
-            raise KeyError(f"unknown source(s): {', '.join(unknown)}; the catalog has: {', '.join(known)}")
+            raise UnknownNameError(
+                f"unknown source(s): {', '.join(unknown)}; the catalog has: {', '.join(known)}"
+            )
         return [known[n] for n in wanted]
 
 
-def _message(error: dict) -> str:
+def _message(error: ErrorDetails) -> str:
     message = str(error["msg"])
     for prefix in ("Value error, ", "Assertion failed, "):
         message = message.removeprefix(prefix)

@@ -14,7 +14,7 @@ import csv
 import json
 import tempfile
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Literal
 
 import polars as pl
 
@@ -29,7 +29,7 @@ from sources.passport import (
 )
 
 if TYPE_CHECKING:
-    from sources.passport import Connector
+    from sources.passport import Connector, S3Format
 
 CHUNK_BYTES = 1024 * 1024
 NATIVE_CODECS = frozenset({"utf-8", "utf-8-sig"})
@@ -94,10 +94,9 @@ def _read_one(spec: Connector, path: Path) -> pl.DataFrame:
             return _read_ndjson(path)
         case "parquet":
             return _read_parquet(path)
-    raise TypeError(f"unsupported connector kind: {type(spec).__name__}")
 
 
-def _file_format(spec: Connector) -> str | None:
+def _file_format(spec: Connector) -> S3Format:
     """What the files handed to `read_frame` hold, whatever kind of connector delivered them."""
     if isinstance(spec, CsvConnector):
         return "csv"
@@ -107,7 +106,7 @@ def _file_format(spec: Connector) -> str | None:
         return "parquet"
     if isinstance(spec, S3Connector):
         return spec.format
-    return None
+    raise TypeError(f"unsupported connector kind: {type(spec).__name__}")
 
 
 def _concat(spec: Connector, paths: list[Path], frames: list[pl.DataFrame]) -> pl.DataFrame:
@@ -127,7 +126,9 @@ def _concat(spec: Connector, paths: list[Path], frames: list[pl.DataFrame]) -> p
         aligned.append(frame.select(first.columns))
     # NDJSON types are inferred per file (a column that is all null in one file is Null there), so
     # its files may widen to a common type; CSV is all strings and Parquet types are declared.
-    how = "vertical_relaxed" if _file_format(spec) == "ndjson" else "vertical"
+    how: Literal["vertical", "vertical_relaxed"] = (
+        "vertical_relaxed" if _file_format(spec) == "ndjson" else "vertical"
+    )
     try:
         return pl.concat(aligned, how=how)
     except pl.exceptions.PolarsError:
@@ -262,12 +263,15 @@ def _csv_error(spec: CsvOptions, path: Path, origin: Path) -> SourceReadError:
 
 
 def _locate_csv_problem(spec: CsvOptions, path: Path) -> tuple[int | None, str]:
-    quoting = csv.QUOTE_MINIMAL if spec.quote_char else csv.QUOTE_NONE
     expected: int | None = None
     start = 1
     with path.open(encoding="utf-8-sig", newline="") as text:
         reader = csv.reader(
-            text, delimiter=spec.delimiter, quotechar=spec.quote_char, quoting=quoting, strict=True
+            text,
+            delimiter=spec.delimiter,
+            quotechar=spec.quote_char,
+            quoting=csv.QUOTE_MINIMAL if spec.quote_char else csv.QUOTE_NONE,
+            strict=True,
         )
         try:
             for row in reader:

@@ -15,23 +15,34 @@ from sources.extraction import Extraction
 from sources.passport import PostgresConnector, S3Connector
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from pathlib import Path
+
+    from pydantic import SecretStr
 
     from sources.passport import Connector
 
 
-def extract(spec: Connector, catalog_root: Path, state: dict[str, Any] | None, workdir: Path) -> Extraction:
+def extract(
+    spec: Connector,
+    catalog_root: Path,
+    state: dict[str, Any] | None,
+    workdir: Path,
+    *,
+    postgres: Mapping[str, SecretStr] | None = None,
+) -> Extraction:
     """Bring what is new at the source into local files (under `workdir` when they must be fetched).
 
     `state` is what the previous successful run returned (None on the first run, or for file
-    connectors, which always deliver their files as they are). Database and S3 drivers are imported
-    only when a catalog uses them.
+    connectors, which always deliver their files as they are). `postgres` holds the configured
+    PostgreSQL connection strings by name (``Settings.postgres``; a Prefect Secret block is the
+    fallback). Database and S3 drivers are imported only when a catalog uses them.
     """
     if isinstance(spec, PostgresConnector):
         from sources.postgres import extract_postgres
 
         workdir.mkdir(parents=True, exist_ok=True)
-        return extract_postgres(spec, state, workdir)
+        return extract_postgres(spec, state, workdir, postgres)
     if isinstance(spec, S3Connector):
         from sources.s3prefix import extract_s3
 

@@ -14,8 +14,9 @@ Types, as received (the contract, not this module, decides what a column means):
 - text, varchar, char, name → string; json/jsonb, uuid, interval, arrays, ranges, enums and every
   other type → their PostgreSQL text form (string).
 
-Credentials are named in the passport and looked up here: environment variable
-``LOCKGATE_PG_<NAME>`` first, then the Prefect Secret block ``lockgate-pg-<name>``; either holds a
+Credentials are named in the passport and looked up here: the configured connections first (the
+environment variable ``LOCKGATE_PG_<NAME>``, which `flows.settings` reads and hands down: this module
+reads no Lockgate variable), then the Prefect Secret block ``lockgate-pg-<name>``; either holds a
 libpq connection string or URL. Errors name the server (host, port, database) and the table, never
 the password or any data value.
 """
@@ -26,6 +27,7 @@ import contextlib
 import hashlib
 import os
 from collections import Counter
+from collections.abc import Mapping
 from datetime import date, datetime, time
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +37,7 @@ import pyarrow.parquet as pq
 from psycopg import postgres, sql
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.types.string import TextLoader
+from pydantic import SecretStr
 
 from contracts.errors import SecretUnavailable
 from contracts.secrets import read_prefect_secret
@@ -48,6 +51,8 @@ if TYPE_CHECKING:
     from psycopg import Column
 
     from sources.passport import PostgresConnector
+
+    Configured = Mapping[str, SecretStr] | SecretStr | str | None
 
 ENV_PREFIX = "LOCKGATE_PG_"
 SECRET_PREFIX = "lockgate-pg-"  # noqa: S105 - a block name prefix, not a secret
@@ -115,12 +120,25 @@ def _from_prefect(name: str) -> str | None:
         ) from None
 
 
-def resolve_dsn(name: str) -> tuple[str, str]:
-    """The connection string for credentials `name` and where it came from (for messages)."""
-    var = env_var(name)
-    value = os.environ.get(var, "").strip()
-    if value:
-        return value, f"environment variable {var}"
+def _configured(configured: Configured, name: str) -> str | None:
+    """The configured connection string of `name`, stripped (None when blank): from a mapping by name,
+    or the string itself."""
+    if isinstance(configured, Mapping):
+        configured = configured.get(name)
+    if isinstance(configured, SecretStr):
+        configured = configured.get_secret_value()
+    return (configured or "").strip() or None
+
+
+def resolve_dsn(name: str, configured: Configured) -> tuple[str, str]:
+    """The connection string for credentials `name` and where it came from (for messages).
+
+    `configured` is the settings' connections by name (``Settings.postgres``), or this connection's
+    own string, or None; a Prefect Secret block is the fallback.
+    """
+    value = _configured(configured, name)
+    if value is not None:
+        return value, f"environment variable {env_var(name)}"
     value = _from_prefect(name)
     if value is None:
         raise SourceReadError(f"postgres:{name}", None, _missing_message(name))
@@ -147,10 +165,10 @@ def _redacted(text: str, params: dict[str, Any]) -> str:
     return text[:300]
 
 
-def connect(spec: PostgresConnector) -> psycopg.Connection[Any]:
+def connect(spec: PostgresConnector, configured: Configured) -> psycopg.Connection[Any]:
     """A read-only connection for the spec's credentials, with values of unmapped types kept as text."""
     where = f"postgres:{spec.credentials}"
-    dsn, origin = resolve_dsn(spec.credentials)
+    dsn, origin = resolve_dsn(spec.credentials, configured)
     # Errors are raised outside the except blocks, so nothing the driver said is chained to them:
     # libpq's parse error quotes the string, password included.
     params: dict[str, Any] | None = None
@@ -357,7 +375,9 @@ def _sql_error(where: str, exc: psycopg.Error, initial_for: str | None) -> Sourc
     return SourceReadError(where, None, f"PostgreSQL refused the extract: {reason}")
 
 
-def _previous_watermark(spec: PostgresConnector, state: dict[str, Any] | None) -> tuple[str | None, dict]:
+def _previous_watermark(
+    spec: PostgresConnector, state: dict[str, Any] | None
+) -> tuple[str | None, dict[str, Any]]:
     assert spec.incremental is not None
     if not state:
         return spec.incremental.initial, {}
@@ -371,8 +391,13 @@ def _previous_watermark(spec: PostgresConnector, state: dict[str, Any] | None) -
     return state.get("watermark"), dict(state.get("seen_at_watermark") or {})
 
 
-def extract_postgres(spec: PostgresConnector, state: dict[str, Any] | None, workdir: Path) -> Extraction:
-    """Stream the table or query (all rows, or those new since `state`) into one Parquet file."""
+def extract_postgres(
+    spec: PostgresConnector, state: dict[str, Any] | None, workdir: Path, connections: Configured
+) -> Extraction:
+    """Stream the table or query (all rows, or those new since `state`) into one Parquet file.
+
+    `connections` holds the configured connection strings by name (see `resolve_dsn`).
+    """
     where = f"postgres:{spec.credentials}/{spec.label}"
     previous, seen = (None, {}) if spec.incremental is None else _previous_watermark(spec, state)
     query, params = build_query(spec, previous)
@@ -382,7 +407,7 @@ def extract_postgres(spec: PostgresConnector, state: dict[str, Any] | None, work
     rows_written = 0
     tracker: _Watermark | None = None
     error: SourceReadError | None = None
-    with connect(spec) as conn:
+    with connect(spec, connections) as conn:
         try:
             conn.execute("SET TIME ZONE 'UTC'")
             with conn.cursor(name=CURSOR_NAME) as cursor:

@@ -13,8 +13,8 @@ watermark and is not picked up; producers that upload big files should write und
 name and copy (or rename) to the watched prefix when done, which stamps the time of the copy.
 
 Endpoint and credentials are boto3's standard configuration (``AWS_ENDPOINT_URL``, keys, profiles,
-roles). The client is built here, not borrowed from the storage layer: sources do not depend on
-where the lake lives.
+roles), through the same client factory the lake's S3 store uses (`storage.s3.make_s3_client`); the
+client is a fresh one, independent of where the lake lives.
 """
 
 from __future__ import annotations
@@ -25,15 +25,14 @@ from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-import boto3.session
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sources.errors import SourceReadError
 from sources.extraction import Extraction
+from storage.s3 import make_s3_client
 
 if TYPE_CHECKING:
-    from botocore.client import BaseClient
+    from mypy_boto3_s3 import S3Client
 
     from sources.passport import S3Connector
 
@@ -46,11 +45,6 @@ class S3Object(NamedTuple):
     last_modified: datetime
     etag: str
     size: int
-
-
-def make_client() -> BaseClient:
-    """An S3 client from the standard AWS configuration, with backoff; a fresh session is thread-safe."""
-    return boto3.session.Session().client("s3", config=Config(retries={"mode": "standard"}))
 
 
 # --- matching --------------------------------------------------------------------------------------
@@ -98,7 +92,7 @@ def _segment_regex(part: str) -> str:
     return "".join(out)
 
 
-def list_matching(client: BaseClient, spec: S3Connector) -> list[S3Object]:
+def list_matching(client: S3Client, spec: S3Connector) -> list[S3Object]:
     """Objects under the prefix whose name below it matches the pattern, sorted by key.
 
     Folder markers (keys ending in '/') are not objects to read; hidden names ('.'-prefixed, such
@@ -195,7 +189,7 @@ def local_names(keys: list[str]) -> list[str]:
     return names
 
 
-def download(client: BaseClient, spec: S3Connector, obj: S3Object, path: Path) -> None:
+def download(client: S3Client, spec: S3Connector, obj: S3Object, path: Path) -> None:
     """Fetch exactly the listed version (If-Match on its ETag), in chunks, so size is not memory."""
     failure: str | None = None
     try:
@@ -212,10 +206,10 @@ def download(client: BaseClient, spec: S3Connector, obj: S3Object, path: Path) -
 
 
 def extract_s3(
-    spec: S3Connector, state: dict[str, Any] | None, workdir: Path, client: BaseClient | None = None
+    spec: S3Connector, state: dict[str, Any] | None, workdir: Path, client: S3Client | None = None
 ) -> Extraction:
     """Download the objects under the prefix that no earlier run delivered, sorted by key."""
-    client = client if client is not None else make_client()
+    client = client if client is not None else make_s3_client()
     objects = list_matching(client, spec)
     new = new_objects(objects, state)
     if not new:

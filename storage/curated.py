@@ -36,7 +36,7 @@ import hashlib
 import io
 import logging
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal, TypedDict
 
 import polars as pl
 from pydantic import BaseModel, Field
@@ -140,7 +140,16 @@ class _Pointer(BaseModel):
     event: str | None = None
 
 
-def _classification(meta: CuratedVersion | None, sensitivity: str | None, pii: bool | None) -> dict[str, Any]:
+class _Classification(TypedDict):
+    """The classification keyword arguments of `access_tags`."""
+
+    sensitivity: str | None
+    pii: bool | None
+
+
+def _classification(
+    meta: CuratedVersion | None, sensitivity: str | None, pii: bool | None
+) -> _Classification:
     """What the caller says, else what the version was published under, else (in access_tags) fail closed."""
     return {
         "sensitivity": sensitivity if sensitivity is not None else (meta.sensitivity if meta else None),
@@ -171,9 +180,8 @@ def publish(
     written (see :mod:`storage.tags`). ``attachments`` are small files stored in the version's folder
     next to the data, before its description, so a version that became current has all of them.
     """
-    classification = {"sensitivity": sensitivity, "pii": pii}
-    data_tags = access_tags("curated", source, **classification)
-    meta_tags = access_tags("meta", source, **classification)
+    data_tags = access_tags("curated", source, sensitivity=sensitivity, pii=pii)
+    meta_tags = access_tags("meta", source, sensitivity=sensitivity, pii=pii)
     pointer = _read_pointer(store, source)
     if pointer is not None:
         _record_missing_event(store, source, pointer, meta_tags)
@@ -510,10 +518,32 @@ def read_current(store: ObjectStore, source: str) -> pl.DataFrame:
     return pl.read_parquet(uri)
 
 
+class DatasetVersions(BaseModel):
+    """What ``lockgate versions`` shows: a dataset's versions, the current one, and its history."""
+
+    source: str
+    versions: list[CuratedVersion]  # oldest first
+    current: int | None  # the version readers follow, None before the first publish
+    history: list[CurrentChange]  # every pointer move, oldest first
+
+
+def dataset_versions(store: ObjectStore, source: str) -> DatasetVersions:
+    """A dataset's complete versions, which one is current, and every recorded pointer move."""
+    current = current_version(store, source)
+    return DatasetVersions(
+        source=source,
+        versions=list_versions(store, source),
+        current=current.version if current is not None else None,
+        history=history(store, source),
+    )
+
+
 __all__ = [
     "CuratedVersion",
     "CurrentChange",
+    "DatasetVersions",
     "current_version",
+    "dataset_versions",
     "history",
     "list_versions",
     "publish",

@@ -50,6 +50,10 @@ class UnknownVersion(StorageError):  # noqa: N818
     """A version number that was never published for the source."""
 
 
+class QueryError(StorageError):
+    """The warehouse refused a query; the message is DuckDB's, naming the token, table or column."""
+
+
 class RawError(StorageError):
     """The raw layer refused an operation that would break its byte-for-byte promise."""
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from datetime import UTC
 from pathlib import Path
@@ -11,7 +10,6 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from datetime import date, datetime
 
-WAREHOUSE_ENV = "LOCKGATE_WAREHOUSE"
 WAREHOUSE_FILE = "warehouse.duckdb"
 MANIFEST_FILE = "_manifest.json"
 DATA_FILE = "data.parquet"
@@ -155,18 +153,17 @@ def version_of(source: str, key: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def warehouse_path(lake: str) -> Path:
+def warehouse_path(lake: str, configured: str | Path | None = None) -> Path:
     """Where the DuckDB warehouse of a lake lives.
 
     A local lake keeps it beside its data (``<lake>/warehouse.duckdb``), so a lake directory is
     self-contained. An S3 lake has no local directory, and DuckDB needs a local file: it goes to
-    ``$LOCKGATE_WAREHOUSE`` when set, otherwise ``./.lockgate/<bucket>[-<prefix>].duckdb`` (one file per
-    lake, so two lakes never overwrite each other's views). The warehouse only holds views, so losing it
-    costs a re-register, never data.
+    `configured` when given (the ``LOCKGATE_WAREHOUSE`` setting), otherwise
+    ``./.lockgate/<bucket>[-<prefix>].duckdb`` (one file per lake, so two lakes never overwrite each
+    other's views). The warehouse only holds views, so losing it costs a re-register, never data.
     """
     if not is_s3(lake):
         return Path(lake) / WAREHOUSE_FILE
-    configured = os.environ.get(WAREHOUSE_ENV)
     if configured:
         return Path(configured)
     slug = re.sub(r"[^A-Za-z0-9._-]+", "-", lake.removeprefix("s3://").strip("/"))

@@ -306,8 +306,13 @@ def read_verified(store: ObjectStore, raw: list[RawFile], read: Callable[[list[P
     if not all(path.is_file() for path in in_place):
         with verified_local_copies(store, raw) as paths:
             return read(paths)
+
+    def verify_all() -> None:
+        for f in raw:
+            verify_raw(store, f)
+
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lockgate-verify") as pool:
-        checks = pool.submit(lambda: [verify_raw(store, f) for f in raw])
+        checks = pool.submit(verify_all)
         try:
             result = read(in_place)
         finally:

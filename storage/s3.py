@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, TypedDict
 from urllib.parse import quote, urlencode
 
 import boto3.session
@@ -22,14 +22,14 @@ from storage.base import check_key, check_prefix
 from storage.errors import ObjectNotFound, StorageError
 
 if TYPE_CHECKING:
-    from botocore.client import BaseClient
     from botocore.response import StreamingBody
+    from mypy_boto3_s3 import S3Client
 
 _MISSING = {"NoSuchKey", "NotFound", "404"}
 _PRECONDITION = {"PreconditionFailed", "412"}
 
 
-def make_s3_client() -> BaseClient:
+def make_s3_client() -> S3Client:
     """An S3 client from the standard AWS configuration, with the 'standard' retry mode (backoff, 3 tries)."""
     return boto3.session.Session().client("s3", config=Config(retries={"mode": "standard"}))
 
@@ -39,7 +39,13 @@ def _code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code") or status)
 
 
-def _tagging(tags: dict[str, str] | None) -> dict[str, str]:
+class _Tagging(TypedDict, total=False):
+    """The optional Tagging argument of put_object (and of upload_file's ExtraArgs)."""
+
+    Tagging: str
+
+
+def _tagging(tags: dict[str, str] | None) -> _Tagging:
     return {"Tagging": urlencode(tags, quote_via=quote)} if tags else {}
 
 
@@ -65,7 +71,7 @@ class _BodyReader(io.RawIOBase):
 class S3Store:
     """An ObjectStore in one bucket, under an optional key prefix (several lakes can share a bucket)."""
 
-    def __init__(self, bucket: str, prefix: str = "", client: BaseClient | None = None) -> None:
+    def __init__(self, bucket: str, prefix: str = "", client: S3Client | None = None) -> None:
         self.bucket = bucket
         self.prefix = check_prefix(prefix.strip("/"))
         self.client = client if client is not None else make_s3_client()
@@ -79,8 +85,9 @@ class S3Store:
 
     def _fail(self, action: str, key: str, exc: Exception) -> StorageError:
         """Map a boto error to ours; S3 error texts name codes and keys, never object content."""
-        if isinstance(exc, S3UploadFailedError) and isinstance(exc.__cause__ or exc.__context__, ClientError):
-            exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+        cause = exc.__cause__ or exc.__context__
+        if isinstance(exc, S3UploadFailedError) and isinstance(cause, ClientError):
+            exc = cause
         if isinstance(exc, ClientError) and _code(exc) in _MISSING:
             return ObjectNotFound(key)
         detail = _code(exc) if isinstance(exc, ClientError) else type(exc).__name__
@@ -89,7 +96,9 @@ class S3Store:
     def put_file(self, key: str, path: Path, *, tags: dict[str, str] | None = None) -> None:
         """upload_file switches to multipart for big files; S3 makes the object visible only when complete."""
         try:
-            self.client.upload_file(str(path), self.bucket, self._full(key), ExtraArgs=_tagging(tags) or None)
+            self.client.upload_file(
+                str(path), self.bucket, self._full(key), ExtraArgs=dict(_tagging(tags)) or None
+            )
         except (ClientError, BotoCoreError, S3UploadFailedError) as exc:
             raise self._fail("store", key, exc) from exc
         except OSError as exc:

@@ -10,6 +10,7 @@ needs them creates a temporary DuckDB secret from the same AWS configuration bot
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -18,14 +19,20 @@ import boto3.session
 import duckdb
 import duckdb_extension_httpfs
 
-from storage.errors import StorageError
+from storage import layout
+from storage.curated import current_version, rollback
+from storage.errors import QueryError, StorageError
 from storage.layout import is_s3
+from storage.store import open_store
 
 if TYPE_CHECKING:
     import polars as pl
 
+    from storage.curated import CuratedVersion
+
 _VIEW_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
-_CONFIG = {"autoinstall_known_extensions": False}  # offline: fail clearly instead of trying to download
+# offline: fail clearly instead of trying to download
+_CONFIG: dict[str, str | bool | int | float | list[str]] = {"autoinstall_known_extensions": False}
 
 
 def _quote_ident(name: str) -> str:
@@ -66,6 +73,10 @@ def _s3_secret(con: duckdb.DuckDBPyConnection) -> None:
     if credentials is None:
         raise StorageError("no AWS credentials found for the warehouse's s3:// views")
     frozen = credentials.get_frozen_credentials()
+    if frozen.access_key is None or frozen.secret_key is None:
+        raise StorageError(
+            "the AWS credentials found lack a key id or secret for the warehouse's s3:// views"
+        )
     region = session.region_name or "us-east-1"
     options = {"KEY_ID": frozen.access_key, "SECRET": frozen.secret_key, "REGION": region}
     if frozen.token:
@@ -135,9 +146,45 @@ def register_views(path: Path, views: dict[str, str]) -> None:
 
 
 def query(path: Path, sql: str) -> pl.DataFrame:
-    """Run one SQL statement on a read-only connection and return the result as a polars frame."""
+    """Run one SQL statement on a read-only connection and return the result as a polars frame.
+
+    A statement DuckDB refuses (a syntax error, an unknown table, a write) raises `QueryError` with
+    DuckDB's own message, which names the token or table.
+    """
     con = connect(path, read_only=True)
     try:
         return con.execute(sql).pl()
+    except duckdb.Error as exc:
+        raise QueryError(str(exc)) from None
     finally:
         con.close()
+
+
+@dataclass(frozen=True)
+class Rollback:
+    """Which version of a dataset was current before an operator moved the pointer, and which is now."""
+
+    source: str
+    before: CuratedVersion | None
+    after: CuratedVersion
+
+
+def rollback_dataset(
+    lake: str,
+    source: str,
+    to_version: int,
+    *,
+    reason: str = "rollback",
+    warehouse: str | Path | None = None,
+) -> Rollback:
+    """Make a published version of a dataset current again and point its warehouse view at it.
+
+    The move is recorded in the dataset's history (see `storage.curated.rollback`); versions themselves
+    never change. An unknown version raises `UnknownVersion` and moves nothing. `warehouse` is an S3
+    lake's warehouse file (see `storage.layout.warehouse_path`).
+    """
+    store = open_store(lake)
+    before = current_version(store, source)
+    after = rollback(store, source, to_version, reason=reason)
+    register_views(layout.warehouse_path(lake, warehouse), {source: store.uri(after.data_key)})
+    return Rollback(source=source, before=before, after=after)

@@ -21,4 +21,9 @@ for name, value in {
 
 # Fixtures for a real S3 server, Prefect API and Label Studio server, usable from every test folder;
 # each starts only when a test asks for it.
-pytest_plugins = ["testkit.s3_fixtures", "testkit.prefect_fixtures", "testkit.label_studio_fixtures"]
+pytest_plugins = [
+    "testkit.catalog_fixtures",
+    "testkit.s3_fixtures",
+    "testkit.prefect_fixtures",
+    "testkit.label_studio_fixtures",
+]

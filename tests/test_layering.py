@@ -8,6 +8,7 @@ through others either, so no import cycle is kept alive by import order.
 from __future__ import annotations
 
 import ast
+import graphlib
 from pathlib import Path
 
 import pytest
@@ -72,35 +73,19 @@ def test_no_layer_imports_a_higher_one(graph: dict[str, set[str]]) -> None:
 
 
 def test_no_import_cycles(graph: dict[str, set[str]]) -> None:
-    """Tarjan's strongly connected components: every component must be a single module."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on_stack: set[str] = set()
-    cycles: list[list[str]] = []
+    try:
+        graphlib.TopologicalSorter(graph).prepare()
+    except graphlib.CycleError as exc:
+        pytest.fail(f"import cycle: {' → '.join(exc.args[1])}")
 
-    def visit(node: str) -> None:
-        index[node] = low[node] = len(index)
-        stack.append(node)
-        on_stack.add(node)
-        for target in graph.get(node, ()):
-            if target not in index:
-                visit(target)
-                low[node] = min(low[node], low[target])
-            elif target in on_stack:
-                low[node] = min(low[node], index[target])
-        if low[node] == index[node]:
-            component = []
-            while True:
-                member = stack.pop()
-                on_stack.discard(member)
-                component.append(member)
-                if member == node:
-                    break
-            if len(component) > 1:
-                cycles.append(sorted(component))
 
-    for node in sorted(graph):
-        if node not in index:
-            visit(node)
-    assert cycles == []
+def test_no_module_shadows_a_package() -> None:
+    """Prefect loads a deployment's flow by file path with its folder on ``sys.path``: a module there
+    named like a top-level package (``flows/labeling.py``) would be imported in that package's place."""
+    clashes = sorted(
+        str(path.relative_to(ROOT))
+        for layer in LAYERS
+        for path in (ROOT / layer).glob("*.py")
+        if path.stem in LAYERS
+    )
+    assert clashes == []

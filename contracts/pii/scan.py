@@ -230,7 +230,7 @@ def _scan_column(series: pl.Series, name: str, *, names: bool, seed: int) -> tup
                 guessed.append(PiiKind.FREE_TEXT)
     if is_text and round(free_text_rows) > 0:
         kinds[PiiKind.FREE_TEXT] = round(free_text_rows)
-    order = {k: i for i, k in enumerate(PiiKind)}
+    order: dict[str, int] = {k: i for i, k in enumerate(PiiKind)}
     result = {str(k): kinds[k] for k in sorted(kinds, key=order.__getitem__) if kinds[k] > 0}
     return result, [str(k) for k in guessed if str(k) in result]
 

@@ -1,4 +1,7 @@
-"""`lockgate contract diff`: every change classified from the consumer's side, semver, CLI exit codes."""
+"""The contract diff engine: every change classified from the consumer's side, and semver.
+
+The command (`lockgate contract diff`, its output and exit codes) is tested in tests/cli/test_contract.py.
+"""
 
 from __future__ import annotations
 
@@ -8,79 +11,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import typer
-from typer.testing import CliRunner
+from testkit.contract_documents import PROPERTIES, QUALITY, document, with_column, with_rule
 
 from contracts.diff import SemVer, allows_breaking, bumped, diff_contracts
 from contracts.model import Contract
-from flows.contract_cli import contract_app
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "catalog" / "contracts"
-
-PROPERTIES: list[dict[str, Any]] = [
-    {"name": "customer_id", "logicalType": "integer", "primaryKey": True},
-    {"name": "email", "logicalType": "string", "required": True, "pii": "email", "masking": "hash"},
-    {"name": "amount", "logicalType": "number"},
-    {"name": "signup", "logicalType": "date"},
-    {"name": "segment", "logicalType": "string", "classification": "internal"},
-]
-QUALITY: list[dict[str, Any]] = [
-    {
-        "id": "amount_range",
-        "expectation": "expect_column_values_to_be_between",
-        "kwargs": {"column": "amount", "min_value": 0, "max_value": 100},
-    },
-    {
-        "expectation": "expect_column_values_to_be_in_set",
-        "kwargs": {"column": "segment", "value_set": ["retail", "smb"]},
-        "severity": "warn",
-    },
-]
-
-
-def document(
-    properties: list[dict[str, Any]] | None = None,
-    quality: list[dict[str, Any]] | None = None,
-    **top: Any,
-) -> dict[str, Any]:
-    """A contract as a data owner writes it; top-level fields (version, status...) override."""
-    return {
-        "apiVersion": "v3.1.0",
-        "kind": "DataContract",
-        "id": "customers",
-        "version": "1.0.0",
-        "schema": [
-            {
-                "name": "customers",
-                "properties": copy.deepcopy(PROPERTIES if properties is None else properties),
-                "quality": copy.deepcopy(QUALITY if quality is None else quality),
-            }
-        ],
-        **top,
-    }
 
 
 def contract(
     properties: list[dict[str, Any]] | None = None, quality: list[dict[str, Any]] | None = None, **top: Any
 ) -> Contract:
     return Contract.model_validate(document(properties, quality, **top))
-
-
-def with_column(name: str, **fields: Any) -> list[dict[str, Any]]:
-    """PROPERTIES with one column's fields replaced; a None value removes the field."""
-    props = copy.deepcopy(PROPERTIES)
-    for prop in props:
-        if prop["name"] == name:
-            prop.update(fields)
-            for key in [k for k, v in prop.items() if v is None]:
-                del prop[key]
-    return props
-
-
-def with_rule(index: int, **fields: Any) -> list[dict[str, Any]]:
-    rules = copy.deepcopy(QUALITY)
-    rules[index].update(fields)
-    return rules
 
 
 def changes(old: Contract, new: Contract) -> list[tuple[str, bool]]:
@@ -575,92 +517,3 @@ def test_json_dict_is_serialisable() -> None:
         "old": "1.0.0",
         "new": "2.0.0",
     }
-
-
-# --- CLI -------------------------------------------------------------------------------------------
-
-
-def _app() -> typer.Typer:
-    """A root app that mounts the sub-app the way flows.cli does."""
-    app = typer.Typer()
-    app.add_typer(contract_app, name="contract")
-    return app
-
-
-def _write(tmp_path: Path, name: str, data: dict[str, Any]) -> Path:
-    path = tmp_path / name
-    path.write_text(json.dumps(data, indent=2), encoding="utf-8")  # JSON is YAML
-    return path
-
-
-def _diff(*args: str) -> Any:
-    return CliRunner().invoke(_app(), ["contract", "diff", *args], env={"COLUMNS": "200"})
-
-
-def test_cli_identical_contracts_exit_0(tmp_path: Path) -> None:
-    old = _write(tmp_path, "old.yaml", document())
-    result = _diff(str(old), str(old))
-    assert result.exit_code == 0, result.output
-    assert "no changes; version 1.0.0 → 1.0.0" in result.stdout
-
-
-def test_cli_breaking_change_without_major_bump_exits_1(tmp_path: Path) -> None:
-    old = _write(tmp_path, "old.yaml", document(version="1.2.0"))
-    new = _write(tmp_path, "new.yaml", document(with_column("email", masking="redact"), version="1.3.0"))
-    result = _diff(str(old), str(new))
-    assert result.exit_code == 1, result.output
-    assert "masking_changed" in result.stdout
-    assert "schema.customers.properties.email.masking" in result.stdout
-    assert "1 breaking change; version 1.2.0 → 1.3.0 needs a major bump (2.0.0)" in result.stdout
-
-    bumped_new = _write(
-        tmp_path, "major.yaml", document(with_column("email", masking="redact"), version="2.0.0")
-    )
-    ok = _diff(str(old), str(bumped_new))
-    assert ok.exit_code == 0, ok.output
-    assert "is a major bump: ok" in ok.stdout
-
-
-def test_cli_json_output(tmp_path: Path) -> None:
-    old = _write(tmp_path, "old.yaml", document(version="0.4.0"))
-    new = _write(
-        tmp_path, "new.yaml", document([p for p in PROPERTIES if p["name"] != "signup"], version="0.5.0")
-    )
-    result = _diff(str(old), str(new), "--format", "json")
-    assert result.exit_code == 0, result.output  # 0.x: a minor bump may break
-    data = json.loads(result.stdout)
-    assert data["old_version"] == "0.4.0"
-    assert data["new_version"] == "0.5.0"
-    assert (data["breaking"], data["required_bump"], data["version_ok"]) == (True, "major", True)
-    removed = data["changes"][1]
-    assert (removed["kind"], removed["breaking"], removed["old"]) == ("column_removed", True, "date")
-
-
-def test_cli_invalid_contract_exits_2_with_positions(tmp_path: Path) -> None:
-    good = _write(tmp_path, "old.yaml", document())
-    bad = tmp_path / "new.yaml"
-    bad.write_text(
-        "apiVersion: v3.1.0\nkind: DataContract\nid: customers\nversion: 1.0.0\nschema:\n"
-        "  - name: customers\n    properties:\n      - name: amount\n        logicalType: decimal\n",
-        encoding="utf-8",
-    )
-    result = _diff(str(good), str(bad))
-    assert result.exit_code == 2
-    assert f"{bad}:9:9: schema.0.properties.0.logicalType:" in result.stderr
-    assert "1 problem(s) found" in result.stderr
-    assert result.stdout == ""
-
-    missing = _diff(str(good), str(tmp_path / "absent.yaml"))
-    assert missing.exit_code == 2
-    assert "absent.yaml:0:0: cannot read file" in missing.stderr
-
-
-def test_cli_check_builds_rules_with_great_expectations(tmp_path: Path) -> None:
-    old = _write(tmp_path, "old.yaml", document())
-    typo = _write(
-        tmp_path, "new.yaml", document(quality=with_rule(0, expectation="expect_column_values_to_be_betwen"))
-    )
-    assert _diff(str(old), str(typo)).exit_code == 1  # without --check: a changed expectation, breaking
-    result = _diff(str(old), str(typo), "--check")
-    assert result.exit_code == 2
-    assert "unknown expectation 'expect_column_values_to_be_betwen'" in result.stderr

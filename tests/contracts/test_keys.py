@@ -1,4 +1,5 @@
-"""Masking keys come from the environment or a Prefect Secret block, and are named, never shown."""
+"""Masking keys come from the environment (through the settings) or a Prefect Secret block, and are named,
+never shown."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 
 from contracts.errors import MissingKeyError, WeakKeyError
 from contracts.keys import key_id, resolve_key
+from flows.settings import Settings
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -25,25 +27,25 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_hex_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LOCKGATE_KEY_CARD_NUMBERS", f" {HEX_KEY}\n")
-    assert resolve_key("card_numbers") == bytes.fromhex(HEX_KEY)
+    assert resolve_key("card_numbers", Settings().keys) == bytes.fromhex(HEX_KEY)
 
 
 def test_text_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LOCKGATE_KEY_DEFAULT", "correct horse battery staple")
-    assert resolve_key("default") == b"correct horse battery staple"
+    assert resolve_key("default", Settings().keys) == b"correct horse battery staple"
 
 
 def test_default_key_also_reads_lockgate_hash_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LOCKGATE_HASH_KEY", HEX_KEY)
-    assert resolve_key("default") == bytes.fromhex(HEX_KEY)
+    assert resolve_key("default", Settings().keys) == bytes.fromhex(HEX_KEY)
     monkeypatch.setenv("LOCKGATE_KEY_DEFAULT", "the specific variable wins")
-    assert resolve_key("default") == b"the specific variable wins"
+    assert resolve_key("default", Settings().keys) == b"the specific variable wins"
 
 
 def test_short_key_is_refused_without_showing_it(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LOCKGATE_KEY_DEFAULT", "tooshort")
     with pytest.raises(WeakKeyError) as info:
-        resolve_key("default")
+        resolve_key("default", Settings().keys)
     message = str(info.value)
     assert "LOCKGATE_KEY_DEFAULT" in message and "8 bytes" in message
     assert "tooshort" not in message
@@ -52,7 +54,7 @@ def test_short_key_is_refused_without_showing_it(monkeypatch: pytest.MonkeyPatch
 def test_missing_key_says_what_to_create(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PREFECT_API_URL", UNREACHABLE_API)
     with pytest.raises(MissingKeyError) as info:
-        resolve_key("card_numbers")
+        resolve_key("card_numbers", Settings().keys)
     message = str(info.value)
     assert "LOCKGATE_KEY_CARD_NUMBERS" in message
     assert "Prefect Secret block 'lockgate-key-card-numbers'" in message
@@ -64,7 +66,7 @@ def test_missing_key_says_what_to_create(monkeypatch: pytest.MonkeyPatch) -> Non
 def test_missing_default_key_names_both_variables(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PREFECT_API_URL", UNREACHABLE_API)
     with pytest.raises(MissingKeyError, match="LOCKGATE_KEY_DEFAULT or LOCKGATE_HASH_KEY"):
-        resolve_key("default")
+        resolve_key("default", Settings().keys)
 
 
 def test_key_id_identifies_without_revealing() -> None:
@@ -89,6 +91,6 @@ def test_key_from_a_prefect_secret_block(prefect_api: None) -> None:
     from prefect.blocks.system import Secret
 
     Secret(value=HEX_KEY).save("lockgate-key-card-numbers", overwrite=True)
-    assert resolve_key("card_numbers") == bytes.fromhex(HEX_KEY)
+    assert resolve_key("card_numbers", Settings().keys) == bytes.fromhex(HEX_KEY)
     with pytest.raises(MissingKeyError, match="lockgate-key-nothing-here"):
-        resolve_key("nothing_here")
+        resolve_key("nothing_here", Settings().keys)

@@ -23,6 +23,7 @@ from contracts.model import EncryptRule, RedactPiiRule
 from contracts.pii import find_spans
 from contracts.pii.leaks import leaks
 from contracts.pii.redact import MARKERS, redact_series, redact_text
+from flows.settings import Settings
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -103,7 +104,7 @@ def test_decrypt_refuses_wrong_key_and_tampering_without_echoing_values() -> Non
 def test_decrypt_resolves_a_key_name(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LOCKGATE_KEY_REID", KEY.hex())
     series = encrypt_series(pl.Series("value", ["x"]), KEY)
-    assert decrypt_column(series, "reid").to_list() == ["x"]
+    assert decrypt_column(series, "reid", Settings().keys).to_list() == ["x"]
 
 
 def test_encrypt_in_mask_needs_its_key_and_records_it(make_contract: MakeContract) -> None:

@@ -47,7 +47,7 @@ def test_sigkill_during_publish_leaves_old_or_new_version_and_rerun_converges(
     _bump_lifetime_values(catalog)
 
     env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value())}
-    command = [sys.executable, "-m", "flows.cli", "run", "--catalog", str(catalog), "--lake", str(lake)]
+    command = [sys.executable, "-m", "cli.app", "run", "--catalog", str(catalog), "--lake", str(lake)]
     process = subprocess.Popen(
         [*command, "--source", "customers"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )

@@ -10,9 +10,10 @@ import pytest
 from testkit.aws import point_aws_at
 from typer.testing import CliRunner
 
-from flows.cli import app
+from cli.app import app
 from flows.pipeline import ingest
 from flows.results import SourceStatus
+from flows.settings import Settings
 from storage import layout
 from storage.curated import current_version, list_versions
 from storage.store import open_store
@@ -54,7 +55,7 @@ def test_flow_runs_on_an_s3_lake_with_tags_and_dedup(catalog: Path, s3_lake: str
     )["Body"].read()
 
     # DuckDB reads the current versions straight from S3 (httpfs, loaded offline).
-    warehouse = layout.warehouse_path(s3_lake)
+    warehouse = layout.warehouse_path(s3_lake, Settings().warehouse)  # where the flow put it
     assert query(warehouse, "SELECT count(*) FROM stores").item() == 50
     assert query(warehouse, "SELECT count(*) FROM customers").item() == customers.rows_out
 

@@ -6,7 +6,6 @@ written as Parquet and queried through DuckDB, and the flow runs in Prefect.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import hmac
 import json
@@ -17,11 +16,10 @@ import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 from prefect.client.schemas.sorting import ArtifactSort
+from testkit.catalog_fixtures import read_customers, rewrite_customers
 from testkit.prefect_reads import latest_artifact
-from typer.testing import CliRunner
 
 from contracts.keys import key_id
-from flows.cli import app
 from flows.errors import RunFailed
 from flows.pipeline import ingest
 from flows.results import RunResult, SourceStatus
@@ -37,21 +35,6 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
 
-def _customers(catalog: Path) -> list[dict[str, str]]:
-    with (catalog / "data" / "customers.csv").open(encoding="utf-8", newline="") as f:
-        return list(csv.DictReader(f))
-
-
-def _rewrite_customers(catalog: Path, change: dict[int, dict[str, str]]) -> None:
-    rows = _customers(catalog)
-    for index, values in change.items():
-        rows[index].update(values)
-    with (catalog / "data" / "customers.csv").open("w", encoding="utf-8", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-
-
 def test_example_catalog_end_to_end(catalog: Path, tmp_path: Path, hash_key: bytes) -> None:
     lake = tmp_path / "lake"
     run: RunResult = ingest(catalog=str(catalog), lake=str(lake))
@@ -59,7 +42,7 @@ def test_example_catalog_end_to_end(catalog: Path, tmp_path: Path, hash_key: byt
     statuses = {r.source: r.status for r in run.sources}
     assert statuses == {name: SourceStatus.PUBLISHED for name in ("customers", "stores", "support_tickets")}
     customers = next(r for r in run.sources if r.source == "customers")
-    source_rows = _customers(catalog)
+    source_rows = read_customers(catalog)
     assert customers.rows_in == customers.rows_out == len(source_rows)
     assert customers.curated_version == 1
     assert customers.warnings, "the example data carries a few malformed e-mails, reported as a warning"
@@ -154,7 +137,7 @@ def test_stop_line_keeps_curated_untouched_and_raw_landed(
     assert before is not None
     before_bytes = store.get_bytes(before.data_key)
 
-    _rewrite_customers(catalog, {3: {"lifetime_value": "-5"}, 10: {"lifetime_value": "-1.5"}})
+    rewrite_customers(catalog, {3: {"lifetime_value": "-5"}, 10: {"lifetime_value": "-1.5"}})
     with pytest.raises(RunFailed) as info:
         ingest(catalog=str(catalog), lake=str(lake))
 
@@ -179,7 +162,7 @@ def test_stop_line_keeps_curated_untouched_and_raw_landed(
 def test_values_that_do_not_fit_the_type_stop_the_source_naming_rows(
     catalog: Path, tmp_path: Path, hash_key: bytes
 ) -> None:
-    _rewrite_customers(catalog, {4: {"signup_date": "31/12/2023"}})
+    rewrite_customers(catalog, {4: {"signup_date": "31/12/2023"}})
     with pytest.raises(RunFailed) as info:
         ingest(catalog=str(catalog), lake=str(tmp_path / "lake"), sources=["customers"])
     [customers] = info.value.run.sources
@@ -202,39 +185,15 @@ def test_missing_masking_key_fails_before_any_data_moves(
     assert not (lake / "raw").exists()
 
 
-def test_cli_run_prints_summary_and_exit_code(catalog: Path, tmp_path: Path, hash_key: bytes) -> None:
-    lake = tmp_path / "lake"
-    ok = CliRunner().invoke(
-        app,
-        ["run", "--catalog", str(catalog), "--lake", str(lake), "--source", "stores"],
-        env={"COLUMNS": "200"},
-    )
-    assert ok.exit_code == 0, ok.output
-    assert "stores" in ok.output
-    assert "published" in ok.output
-
-    _rewrite_customers(catalog, {0: {"lifetime_value": "-1"}})
-    stopped = CliRunner().invoke(
-        app, ["run", "--catalog", str(catalog), "--lake", str(lake), "--source", "customers"]
-    )
-    assert stopped.exit_code == 1, stopped.output
-    assert "stop-line" in stopped.output
-    assert "curated layer untouched" in stopped.output
-
-    sql = CliRunner().invoke(app, ["sql", "--lake", str(lake), "SELECT count(*) AS n FROM stores"])
-    assert sql.exit_code == 0, sql.output
-    assert "n" in sql.output
-
-
 def test_quarantine_rule_sets_bad_rows_aside_and_publishes_the_rest(
     catalog: Path, tmp_path: Path, hash_key: bytes
 ) -> None:
-    _rewrite_customers(catalog, {2: {"segment": "vip"}, 40: {"segment": "VIP"}, 41: {"segment": "gold"}})
+    rewrite_customers(catalog, {2: {"segment": "vip"}, 40: {"segment": "VIP"}, 41: {"segment": "gold"}})
     lake = tmp_path / "lake"
     run = ingest(catalog=str(catalog), lake=str(lake), sources=["customers"])
     [customers] = run.sources
     assert customers.status is SourceStatus.PUBLISHED
-    total = len(_customers(catalog))
+    total = len(read_customers(catalog))
     assert customers.rows_in == total
     assert customers.rows_quarantined == 3
     assert customers.rows_out == total - 3

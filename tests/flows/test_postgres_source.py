@@ -126,7 +126,7 @@ def test_unreachable_database_fails_the_source_clearly(
     monkeypatch.setenv("LOCKGATE_HASH_KEY", "0" * 64)
     with pytest.raises(Exception, match="did not publish") as info:
         ingest(catalog=str(_catalog(tmp_path / "catalog")), lake=str(tmp_path / "lake"))
-    [orders] = info.value.run.sources  # type: ignore[attr-defined]
+    [orders] = info.value.run.sources
     assert orders.status is SourceStatus.FAILED
     assert orders.error is not None
     assert "127.0.0.1" in orders.error

@@ -71,5 +71,5 @@ def test_stopped_result_shows_the_stop_line() -> None:
 
 
 def test_errors_survive_pickling_for_prefect_results() -> None:
-    error = CatalogError([Problem(__file__, 1, 2, "name", "bad")])  # type: ignore[arg-type]
+    error = CatalogError([Problem(__file__, 1, 2, "name", "bad")])
     assert str(pickle.loads(pickle.dumps(error))) == str(error)

@@ -18,7 +18,7 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
 from typer.testing import CliRunner
 
-from flows.cli import app
+from cli.app import app
 from flows.pipeline import ingest
 from flows.results import SourceStatus
 from storage import layout
@@ -126,36 +126,10 @@ def test_masking_that_leaves_pii_behind_is_a_stop_line(
     path.write_text(text, encoding="utf-8")
     with pytest.raises(Exception, match="did not publish") as info:
         ingest(catalog=str(catalog), lake=str(tmp_path / "lake"), sources=["customers"])
-    [customers] = info.value.run.sources  # type: ignore[attr-defined]
+    [customers] = info.value.run.sources
     assert customers.status is SourceStatus.STOPPED
     [finding] = customers.pii_findings
     assert finding.startswith("column comment still holds personal data after masking by redact_pii (")
     assert "phone in" in finding
     assert "email" not in finding
     assert not (tmp_path / "lake" / "curated" / "customers").exists()
-
-
-def test_pii_scan_command(tmp_path: Path) -> None:
-    data = tmp_path / "contacts.csv"
-    data.write_text(
-        "id,contact,note\n1,anna.petrova@example.com,delivered on time and in good order\n"
-        "2,+7 912 345-67-89,please ask John Smith to call the depot back\n"
-        "3,boris@example.org,customer asked for a paper invoice by post\n",
-        encoding="utf-8",
-    )
-    result = CliRunner().invoke(app, ["pii", "scan", str(data), "--format", "json"])
-    assert result.exit_code == 0, result.output
-    report = json.loads(result.output)
-    assert report["columns"]["contact"] == {"kinds": {"email": 2, "phone": 1}, "rows_scanned": 3}
-    assert report["columns"]["id"]["kinds"] == {}
-    assert "person_name" in report["columns"]["note"]["kinds"]
-
-    text = CliRunner().invoke(app, ["pii", "scan", str(data), "--fail-on-find"], env={"COLUMNS": "200"})
-    assert text.exit_code == 1
-    assert "email (2), phone (1)" in text.output
-    for value in ("anna.petrova@example.com", "+7 912 345-67-89", "John Smith"):
-        assert value not in text.output
-        assert value not in result.output
-
-    unknown = CliRunner().invoke(app, ["pii", "scan", str(data.with_suffix(".xlsx"))])
-    assert unknown.exit_code == 2

@@ -94,7 +94,7 @@ def cohen_rows() -> list[Row]:
     [("nominal", 0.743), ("ordinal", 0.815), ("interval", 0.849), ("ratio", 0.797)],
 )
 def test_krippendorff_2011_example(level: str, expected: float) -> None:
-    report = agreement(frame(krippendorff_rows()), level)  # type: ignore[arg-type]
+    report = agreement(frame(krippendorff_rows()), level)
     assert round(report.krippendorff_alpha or math.nan, 3) == expected
     assert (report.items, report.annotators, report.annotations, report.paired_items) == (12, 4, 41, 11)
     assert any("1 item(s) have a single annotation" in note for note in report.notes)
@@ -133,8 +133,8 @@ def test_cohen_is_weighted_for_ordered_levels(level: str, weights: str) -> None:
     rows = [(f"i{i}", "A", str(x)) for i, x in enumerate(a)] + [
         (f"i{i}", "B", str(y)) for i, y in enumerate(b)
     ]
-    expected = cohen_kappa_score(a, b, weights=weights)  # type: ignore[arg-type]
-    assert agreement(frame(rows), level).cohen_kappa == pytest.approx(expected)  # type: ignore[arg-type]
+    expected = cohen_kappa_score(a, b, weights=weights)
+    assert agreement(frame(rows), level).cohen_kappa == pytest.approx(expected)
     assert agreement(frame(rows)).cohen_kappa == pytest.approx(cohen_kappa_score(a, b))
 
 
@@ -232,7 +232,7 @@ def test_numeric_labels_are_one_label_however_written() -> None:
 
 def test_unknown_level_is_an_error() -> None:
     with pytest.raises(ValueError, match="unknown level 'categorical'"):
-        agreement(small_batch(), "categorical")  # type: ignore[arg-type]
+        agreement(small_batch(), "categorical")
 
 
 # --- degenerate batches ---------------------------------------------------------------------------
@@ -508,9 +508,9 @@ def test_renaming_annotators_and_reordering_rows_does_not_change_the_statistics(
 ) -> None:
     names = sorted({who for _, who, _ in rows})
     shuffled = names.copy()
-    rnd.shuffle(shuffled)  # type: ignore[attr-defined]
+    rnd.shuffle(shuffled)
     renamed = [(item, "x" + shuffled[names.index(who)], label) for item, who, label in rows]
-    rnd.shuffle(renamed)  # type: ignore[attr-defined]
+    rnd.shuffle(renamed)
     before, after = agreement(frame(rows)), agreement(frame(renamed))
     for measure in ("krippendorff_alpha", "fleiss_kappa", "cohen_kappa"):
         a, b = getattr(before, measure), getattr(after, measure)

@@ -26,7 +26,7 @@ import pytest
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect, sync_playwright
 
-from flows.labeling import label_collect, label_dispatch
+from flows.label import label_collect, label_dispatch
 from flows.pipeline import ingest
 from labeling.server import TOKEN_ENV, URL_ENV
 from storage.curated import read_current

@@ -29,7 +29,7 @@ def batch(*items: list[Row]) -> pl.DataFrame:
 
 
 def decisions(result: object) -> dict[str, str]:
-    return dict(result.items.select("item_id", "decision").iter_rows())  # type: ignore[attr-defined]
+    return dict(result.items.select("item_id", "decision").iter_rows())
 
 
 # --- thresholds -----------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from labeling import server as server_module
 from labeling.errors import LabelStudioServerError
@@ -19,7 +20,7 @@ from labeling.server import (
     default_executable,
     local_credentials,
     local_server,
-    settings_from_env,
+    studio_settings,
 )
 
 if TYPE_CHECKING:
@@ -78,50 +79,39 @@ def test_credentials_are_checked_before_anything_starts(tmp_path: Path) -> None:
         LabelStudioServer(tmp_path, username="a@b.test", password="pw", token="not a token!")
 
 
-def test_default_executable(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.delenv(server_module.BIN_ENV, raising=False)
+def test_default_executable(tmp_path: Path) -> None:
     assert default_executable() == server_module.repo_root() / ".ls-venv" / "bin" / "label-studio"
-    monkeypatch.setenv(server_module.BIN_ENV, str(tmp_path / "ls"))
-    assert default_executable() == tmp_path / "ls"
+    configured = str(tmp_path / "ls")  # the LOCKGATE_LABEL_STUDIO_BIN setting
+    assert default_executable(configured) == tmp_path / "ls"
 
 
-def test_settings_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("LOCKGATE_LABEL_STUDIO_URL", "http://127.0.0.1:8080/")
-    monkeypatch.setenv("LOCKGATE_LABEL_STUDIO_TOKEN", TOKEN)
-    settings = settings_from_env()
+def test_studio_settings() -> None:
+    settings = studio_settings("http://127.0.0.1:8080/", SecretStr(TOKEN))
     assert (settings.url, settings.api_key) == ("http://127.0.0.1:8080", TOKEN)
     assert TOKEN not in repr(settings)
+    assert studio_settings("http://127.0.0.1:8080", TOKEN) == settings
 
 
 def test_settings_without_url_or_token(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("LOCKGATE_LABEL_STUDIO_URL", raising=False)
     with pytest.raises(LabelStudioServerError, match="LOCKGATE_LABEL_STUDIO_URL"):
-        settings_from_env()
-    monkeypatch.setenv("LOCKGATE_LABEL_STUDIO_URL", "http://127.0.0.1:8080")
-    monkeypatch.delenv("LOCKGATE_LABEL_STUDIO_TOKEN", raising=False)
+        studio_settings(None, TOKEN)
     monkeypatch.setattr(server_module, "_token_from_prefect", lambda: None)  # no such Secret block
     with pytest.raises(LabelStudioServerError, match="lockgate-label-studio-token"):
-        settings_from_env()
+        studio_settings("http://127.0.0.1:8080", None)
 
 
-def test_local_credentials_are_made_once_and_private(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in ("USERNAME", "PASSWORD", "TOKEN"):
-        monkeypatch.delenv(f"LOCKGATE_LABEL_STUDIO_{name}", raising=False)
+def test_local_credentials_are_made_once_and_private(tmp_path: Path) -> None:
     first = local_credentials(tmp_path / "ls")
     path = tmp_path / "ls" / "credentials.json"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert local_credentials(tmp_path / "ls") == first
     assert json.loads(path.read_text())["token"] == first.token and len(first.token) == 40
     assert first.password not in repr(first) and first.token not in repr(first)
-    monkeypatch.setenv("LOCKGATE_LABEL_STUDIO_TOKEN", TOKEN)
-    assert local_credentials(tmp_path / "ls").token == TOKEN
+    # A token given (the LOCKGATE_LABEL_STUDIO_TOKEN setting) wins over the folder's.
+    assert local_credentials(tmp_path / "ls", token=TOKEN).token == TOKEN
 
 
-def test_local_server_takes_the_asked_port_unless_it_is_taken(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    for name in ("USERNAME", "PASSWORD", "TOKEN"):
-        monkeypatch.delenv(f"LOCKGATE_LABEL_STUDIO_{name}", raising=False)
+def test_local_server_takes_the_asked_port_unless_it_is_taken(tmp_path: Path) -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
@@ -134,10 +124,17 @@ def test_local_server_takes_the_asked_port_unless_it_is_taken(
     assert kept.token == local_credentials(tmp_path / "ls").token  # the folder's admin, made once
 
 
-def test_foreground_command_reports_a_missing_server(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv(server_module.BIN_ENV, str(tmp_path / "missing"))
+def test_foreground_command_reports_a_missing_server(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "labeling.server", "--data-dir", str(tmp_path / "ls")],
+        [
+            sys.executable,
+            "-m",
+            "labeling.server",
+            "--data-dir",
+            str(tmp_path / "ls"),
+            "--executable",
+            str(tmp_path / "missing"),
+        ],
         capture_output=True,
         text=True,
         timeout=60,

@@ -11,6 +11,7 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
+from flows.settings import Settings
 from sources.connectors import read_frame
 from sources.errors import SourceReadError
 from sources.extract import extract
@@ -39,7 +40,7 @@ def spec(**fields: Any) -> PostgresConnector:
 
 
 def run(connector: PostgresConnector, tmp_path: Path, state: dict | None = None) -> Extraction:
-    return extract(connector, tmp_path, state, tmp_path / "work")
+    return extract(connector, tmp_path, state, tmp_path / "work", postgres=Settings().postgres)
 
 
 def load(

@@ -10,7 +10,7 @@ from jsonschema import Draft202012Validator
 from ruamel.yaml import YAML
 from testkit.catalog_files import CONTRACT, PASSPORT
 
-from flows.schemas import SCHEMAS
+from labeling.catalog import SCHEMAS
 from sources.schemas import render_schema
 
 REPO = Path(__file__).resolve().parents[2]

@@ -15,6 +15,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 from testkit.aws import TEST_SECRET, point_aws_at
 
+from storage import layout
 from storage.store import ObjectStore, open_store
 
 if TYPE_CHECKING:
@@ -26,12 +27,17 @@ SECRET = TEST_SECRET
 
 
 @pytest.fixture(params=["local", "s3"])
-def lake(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+def lake(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A lake location string, as the flow receives it: a directory, or s3://bucket/prefix."""
     if request.param == "local":
         return str(tmp_path / "lake")
-    monkeypatch.setenv("LOCKGATE_WAREHOUSE", str(tmp_path / "warehouse.duckdb"))
     return f"s3://{request.getfixturevalue('bucket')}/lake"
+
+
+@pytest.fixture
+def warehouse(lake: str, tmp_path: Path) -> Path:
+    """The lake's DuckDB warehouse; an S3 lake's in the test's folder (the LOCKGATE_WAREHOUSE setting)."""
+    return layout.warehouse_path(lake, str(tmp_path / "warehouse.duckdb"))
 
 
 @pytest.fixture

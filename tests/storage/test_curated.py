@@ -120,7 +120,7 @@ def test_unknown_version_is_refused_listing_the_known_ones(store: ObjectStore) -
     for bad in (7, 0):
         with pytest.raises(UnknownVersion, match="known versions: 1, 2"):
             set_current(store, "customers", bad, reason="oops")
-    assert current_version(store, "customers").version == 2  # type: ignore[union-attr]
+    assert current_version(store, "customers").version == 2
     with pytest.raises(UnknownVersion, match="none"):
         set_current(store, "stores", 1, reason="oops")
 
@@ -306,8 +306,8 @@ def test_a_publish_event_lost_after_the_pointer_is_written_by_the_next_publish(
             return self.inner.put_bytes_if_absent(key, data, tags=tags)
 
     with pytest.raises(StorageError, match=r"version 2 of 'customers' is current, but its history event"):
-        _publish(FailOnEvents(store), FRAME_2, "r2", ["c"])  # type: ignore[arg-type]
-    assert current_version(store, "customers").version == 2  # type: ignore[union-attr]
+        _publish(FailOnEvents(store), FRAME_2, "r2", ["c"])
+    assert current_version(store, "customers").version == 2
     assert _moves(store) == [("publish", None, 1, True)]
     v2 = _publish(store, FRAME_2, "r2", ["c"])  # the task's retry: unchanged, and the event is written
     assert v2.version == 2
@@ -349,7 +349,7 @@ def test_an_orphan_with_other_input_or_damaged_bytes_is_not_adopted(
         _publish(inject_fault(store, layout.current_pointer_key("customers"), crash), FRAME_1, "r4", ["e"])
     overwrite(layout.curated_data_key("customers", 4), b"damaged")
     assert _publish(store, FRAME_1, "r4", ["e"]).version == 5  # same input, but bytes do not verify
-    assert current_version(store, "customers").version == 5  # type: ignore[union-attr]
+    assert current_version(store, "customers").version == 5
 
 
 def test_pointers_written_before_history_existed_still_work(store: ObjectStore) -> None:

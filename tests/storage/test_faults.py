@@ -138,7 +138,7 @@ def test_endpoint_stops_after_the_pointer_before_the_event(
         _publish(StopBeforeEvent(bucket, "lake"), FRAME_2, "r2", ["c"])
     moto.start()
     reader = S3Store(bucket, "lake")
-    assert current_version(reader, "customers").version == 2  # type: ignore[union-attr]
+    assert current_version(reader, "customers").version == 2
     assert [c.to_version for c in history(reader, "customers")] == [1]
     assert _publish(reader, FRAME_2, "r2", ["c"]).version == 2
     assert [(c.action, c.to_version) for c in history(reader, "customers")] == [

@@ -64,14 +64,14 @@ def test_version_numbers_out_of_range(version: int) -> None:
 
 
 def test_warehouse_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(layout.WAREHOUSE_ENV, raising=False)
     monkeypatch.chdir(tmp_path)
     assert layout.warehouse_path("lake") == Path("lake") / "warehouse.duckdb"
     assert layout.warehouse_path("s3://bkt/team/lake/") == tmp_path / ".lockgate" / "bkt-team-lake.duckdb"
     assert layout.warehouse_path("s3://bkt") == tmp_path / ".lockgate" / "bkt.duckdb"
-    monkeypatch.setenv(layout.WAREHOUSE_ENV, str(tmp_path / "w.duckdb"))
-    assert layout.warehouse_path("s3://bkt/x") == tmp_path / "w.duckdb"
-    assert layout.warehouse_path("lake") == Path("lake") / "warehouse.duckdb"  # local lakes keep theirs
+    configured = str(tmp_path / "w.duckdb")  # the LOCKGATE_WAREHOUSE setting
+    assert layout.warehouse_path("s3://bkt/x", configured) == tmp_path / "w.duckdb"
+    # Local lakes keep theirs.
+    assert layout.warehouse_path("lake", configured) == Path("lake") / "warehouse.duckdb"
 
 
 def test_is_s3() -> None:

@@ -5,12 +5,11 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-import duckdb
 import polars as pl
 import pytest
 
-from storage import layout
 from storage.curated import current_version, publish, set_current
+from storage.errors import QueryError
 from storage.store import ObjectStore, StorageError, open_store
 from storage.warehouse import connect, query, register_views
 
@@ -36,20 +35,18 @@ def _publish(store: ObjectStore, source: str, frame: pl.DataFrame, inputs: list[
     return store.uri(version.data_key)
 
 
-def test_register_and_query(store: ObjectStore, lake: str) -> None:
+def test_register_and_query(store: ObjectStore, warehouse: Path) -> None:
     views = {
         "customers": _publish(store, "customers", CUSTOMERS, ["a"]),
         "stores": _publish(store, "stores", STORES, ["b"]),
     }
-    warehouse = layout.warehouse_path(lake)
     register_views(warehouse, views)
     counts = query(warehouse, "SELECT count(*) AS n, count(DISTINCT email) AS e FROM customers")
     assert counts.row(0) == (3, 2)
     assert query(warehouse, "SELECT * FROM stores ORDER BY store_id").equals(STORES)
 
 
-def test_views_follow_the_pointer_when_registered_again(store: ObjectStore, lake: str) -> None:
-    warehouse = layout.warehouse_path(lake)
+def test_views_follow_the_pointer_when_registered_again(store: ObjectStore, warehouse: Path) -> None:
     register_views(warehouse, {"customers": _publish(store, "customers", CUSTOMERS, ["a"])})
     register_views(warehouse, {"stores": _publish(store, "stores", STORES, ["b"])})
     assert query(warehouse, "SELECT count(*) FROM customers").item() == 3  # others are kept
@@ -64,15 +61,13 @@ def test_views_follow_the_pointer_when_registered_again(store: ObjectStore, lake
     assert current_version(store, "customers") == rolled_back
 
 
-def test_query_connections_are_read_only(store: ObjectStore, lake: str) -> None:
-    warehouse = layout.warehouse_path(lake)
+def test_query_connections_are_read_only(store: ObjectStore, warehouse: Path) -> None:
     register_views(warehouse, {"stores": _publish(store, "stores", STORES, ["b"])})
-    with pytest.raises(duckdb.Error, match="read-only"):
+    with pytest.raises(QueryError, match="read-only"):
         query(warehouse, "CREATE TABLE t AS SELECT 1")
 
 
-def test_s3_credentials_are_not_stored_in_the_warehouse(store: ObjectStore, lake: str) -> None:
-    warehouse = layout.warehouse_path(lake)
+def test_s3_credentials_are_not_stored_in_the_warehouse(store: ObjectStore, warehouse: Path) -> None:
     register_views(warehouse, {"stores": _publish(store, "stores", STORES, ["b"])})
     secret = os.environ.get("AWS_SECRET_ACCESS_KEY", "no-secret-configured")
     assert secret.encode() not in warehouse.read_bytes()

@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from flows.settings import Settings
 from labeling.errors import LabelStudioServerError
-from labeling.server import LabelStudioServer
+from labeling.server import LabelStudioServer, default_executable
 from labeling.studio import Studio
 
 if TYPE_CHECKING:
@@ -27,6 +28,7 @@ def label_studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabelStud
         username="admin@lockgate.test",
         password=secrets.token_urlsafe(16),
         token=secrets.token_hex(20),
+        executable=default_executable(Settings().label_studio_bin),  # LOCKGATE_LABEL_STUDIO_BIN, if set
     )
     try:
         server.start(timeout=300)

@@ -16,9 +16,9 @@ import pytest
 from testkit.prefect_reads import latest_artifact, task_run_counts
 from typer.testing import CliRunner
 
-from flows import labeling
-from flows.cli import app
-from flows.labeling import label_collect, label_dispatch
+from cli.app import app
+from flows import label as labeling_flows
+from flows.label import label_collect, label_dispatch
 from flows.pipeline import ingest
 from labeling.server import TOKEN_ENV, URL_ENV
 from storage import layout
@@ -235,7 +235,9 @@ def test_label_studio_unreachable_is_retried_then_a_clear_failure(
     monkeypatch.setenv(URL_ENV, "http://127.0.0.1:9")  # discard port: nothing listens
     monkeypatch.setenv(TOKEN_ENV, "0" * 40)
     monkeypatch.setattr(
-        labeling, "ensure_project_task", labeling.ensure_project_task.with_options(retry_delay_seconds=0)
+        labeling_flows,
+        "ensure_project_task",
+        labeling_flows.ensure_project_task.with_options(retry_delay_seconds=0),
     )
 
     state = label_dispatch(catalog=str(catalog), lake=str(lake), return_state=True)
@@ -243,7 +245,7 @@ def test_label_studio_unreachable_is_retried_then_a_clear_failure(
     error = str(state.result(raise_on_failure=False))
     assert "Label Studio at http://127.0.0.1:9" in error and "unreachable" in error
     assert "0" * 40 not in error
-    assert task_run_counts(state, "ensure-project") == [labeling.STUDIO_RETRIES + 1]
+    assert task_run_counts(state, "ensure-project") == [labeling_flows.STUDIO_RETRIES + 1]
 
 
 def test_collecting_an_undispatched_plan_fails_at_once(

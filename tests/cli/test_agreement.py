@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from typer.testing import CliRunner
 
-from flows.cli import app
+from cli.app import app
 
 if TYPE_CHECKING:
     from pathlib import Path

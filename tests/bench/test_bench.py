@@ -10,19 +10,25 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 import pytest
-import typer
 from stdnum import luhn
 from stdnum.ru import inn as ru_inn
 from typer.testing import CliRunner
 
+from cli.bench import DEFAULT_SEED
 from contracts.expectations import all_rules, build_suite
-from flows import bench_data
-from flows.bench import DEFAULT_SEED, PATHS, bench, naive_expectations, reference_csv
+from lockgate_bench import data as bench_data
+from lockgate_bench.catalog import PII_COLUMNS
+from lockgate_bench.naive import naive_expectations
+from lockgate_bench.paths import PATHS
+from lockgate_bench.runner import reference_csv
 from sources.catalog import load_catalog
+
+if TYPE_CHECKING:
+    import typer
 
 ROWS = 20_000
 SEED = 11
@@ -31,24 +37,14 @@ SAMPLE = 2_000
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
 
-def _app() -> typer.Typer:
-    """A stand-in for the lockgate app: the command registered exactly as the lead will register it."""
-    app = typer.Typer()
-    app.command("bench")(bench)
-
-    @app.callback()
-    def main() -> None:
-        """Keep `bench` a subcommand, as in the real app."""
-
-    return app
-
-
 @pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory, prefect_api: None) -> tuple[dict[str, Any], Path]:
+def run(
+    tmp_path_factory: pytest.TempPathFactory, prefect_api: None, bench_app: typer.Typer
+) -> tuple[dict[str, Any], Path]:
     root = tmp_path_factory.mktemp("bench")
     args = ["bench", "--rows", str(ROWS), "--seed", str(SEED), "--format", "json"]
     args += ["--workdir", str(root / "work"), "--cache-dir", str(root / "cache")]
-    result = CliRunner().invoke(_app(), args)
+    result = CliRunner().invoke(bench_app, args)
     assert result.exit_code == 0, result.output + (result.stderr or "")
     return json.loads(result.stdout), root
 
@@ -114,7 +110,7 @@ def test_contract_has_ten_expectations_and_eight_pii_columns(run: tuple[dict[str
     contract = source.contract
     assert len(all_rules(contract)) == 10 == figures["expectations"]
     pii = {p.name: p.masking.rule for p in contract.columns if p.pii is not None and p.masking is not None}
-    assert pii == bench_data.PII_COLUMNS
+    assert pii == PII_COLUMNS
     assert len(pii) == 8 == figures["pii_columns"]
     assert set(pii.values()) == {"hash", "partial", "redact", "generalize", "redact_pii"}
 
@@ -163,6 +159,6 @@ def test_command_default_seed_is_the_generators() -> None:
     assert DEFAULT_SEED == bench_data.DEFAULT_SEED
 
 
-def test_unknown_format_is_refused() -> None:
-    result = CliRunner().invoke(_app(), ["bench", "--rows", "1000", "--format", "xml"])
+def test_unknown_format_is_refused(bench_app: typer.Typer) -> None:
+    result = CliRunner().invoke(bench_app, ["bench", "--rows", "1000", "--format", "xml"])
     assert result.exit_code == 2

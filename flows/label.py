@@ -11,30 +11,35 @@ failure half-way converges instead of duplicating.
 
 Annotators are people: reports, artifacts and the labels dataset name them by their Label Studio
 user id (``annotator-7``), never by e-mail.
+
+Label Studio's URL and token come from the settings in force (`flows.settings.current_settings`: what
+the caller put in force with `use_settings`, else the environment), read inside each task: the token
+is never a flow or task parameter, so it never reaches Prefect's database.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import polars as pl
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
+from flows.errors import LabelingNotReady
 from flows.reports import collect_markdown
 from flows.results import CollectResult, DispatchResult, PlanStatus
 from flows.runs import IO_RETRIES, IO_RETRY_DELAYS, new_run_id
+from flows.settings import Settings, current_settings
 from labeling.agreement import gold_accuracy
 from labeling.errors import StudioError
 from labeling.gate import Thresholds, decide
 from labeling.plan import load_plans, select_plans
 from labeling.sample import draw
-from labeling.server import settings_from_env
+from labeling.server import LabelStudioServer, local_server, studio_settings
 from labeling.studio import VERSION, ReviewItem, Studio
 from sources.catalog import load_catalog
 from storage import layout
@@ -43,7 +48,10 @@ from storage.store import open_store
 from storage.warehouse import register_views
 
 if TYPE_CHECKING:
-    from prefect.states import State
+    from collections.abc import Callable
+
+    from prefect import Task
+    from prefect.client.schemas.objects import State
 
     from labeling.gate import GateResult
     from labeling.plan import Plan
@@ -51,13 +59,38 @@ if TYPE_CHECKING:
     from labeling.studio import ImportResult, Project
 
 STUDIO_RETRIES = 3
-STUDIO_RETRY_DELAYS = [2, 5, 10]
+STUDIO_RETRY_DELAYS: list[float] = [2, 5, 10]
 REPORT_FILE = "agreement.json"
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
-def _studio(url: str | None) -> Studio:
-    """A client for the configured server; the token is resolved here, inside the task, never passed."""
-    return Studio.from_settings(settings_from_env(url))
+def studio_client(url: str | None = None) -> Studio:
+    """A client for `url`, else the configured server, with the token of the settings in force.
+
+    Tasks call it themselves, so the token is read inside the task and never passed as a parameter.
+    """
+    settings = current_settings()
+    return Studio.from_settings(
+        studio_settings(url or settings.label_studio_url, settings.label_studio_token)
+    )
+
+
+def local_studio_server(data_dir: Path, settings: Settings | None = None) -> LabelStudioServer:
+    """The Label Studio of a local data folder, as the settings configure it (port, admin, executable).
+
+    Not started: the caller starts it, then puts ``settings.with_label_studio(server.url, server.token)``
+    in force with `use_settings` around the flows that should use it.
+    """
+    settings = settings or current_settings()
+    return local_server(
+        data_dir,
+        settings.label_studio_port,
+        username=settings.label_studio_username,
+        password=settings.label_studio_password,
+        token=settings.label_studio_token,
+        executable=settings.label_studio_bin,
+    )
 
 
 def _studio_failed(task: Any, task_run: Any, state: State) -> bool:
@@ -72,13 +105,15 @@ def _studio_failed(task: Any, task_run: Any, state: State) -> bool:
 
 
 # Every Label Studio call is idempotent (projects by title, tasks by row key), so retrying is safe.
-studio_task = partial(
-    task,
-    retries=STUDIO_RETRIES,
-    retry_delay_seconds=STUDIO_RETRY_DELAYS,
-    retry_condition_fn=_studio_failed,
-    cache_policy=NO_CACHE,
-)
+def studio_task(name: str) -> Callable[[Callable[P, R]], Task[P, R]]:
+    """A task that calls Label Studio: retried with backoff when Label Studio fails, not otherwise."""
+    return task(
+        name=name,
+        retries=STUDIO_RETRIES,
+        retry_delay_seconds=STUDIO_RETRY_DELAYS,
+        retry_condition_fn=_studio_failed,
+        cache_policy=NO_CACHE,
+    )
 
 
 @task(name="draw-sample", cache_policy=NO_CACHE)
@@ -87,13 +122,13 @@ def draw_task(plan: Plan, lake: str) -> tuple[Drawn, int]:
     store = open_store(lake)
     version = current_version(store, plan.source.name)
     if version is None:
-        raise RuntimeError(f"{plan.source.name} has no curated version yet: run the ingest flow first")
+        raise LabelingNotReady(f"{plan.source.name} has no curated version yet: run the ingest flow first")
     return draw(read_current(store, plan.source.name), plan), version.version
 
 
 @studio_task(name="ensure-project")
 def ensure_project_task(plan: Plan, studio_url: str | None) -> Project:
-    return _studio(studio_url).ensure_project(
+    return studio_client(studio_url).ensure_project(
         plan.plan.project_title,
         plan.label_config,
         overlap=plan.plan.overlap,
@@ -103,7 +138,7 @@ def ensure_project_task(plan: Plan, studio_url: str | None) -> Project:
 
 @studio_task(name="import-tasks")
 def import_task(project_id: int, tasks: list[dict[str, Any]], studio_url: str | None) -> ImportResult:
-    return _studio(studio_url).import_tasks(project_id, tasks)
+    return studio_client(studio_url).import_tasks(project_id, tasks)
 
 
 def _tasks(sample: pl.DataFrame, plan: Plan, curated_version: int) -> list[dict[str, Any]]:
@@ -160,10 +195,10 @@ def label_dispatch(
 @studio_task(name="pull-annotations")
 def pull_task(plan: Plan, studio_url: str | None) -> tuple[Project, pl.DataFrame, int]:
     """The plan's project, every submitted annotation (annotators pseudonymised) and the task count."""
-    studio = _studio(studio_url)
+    studio = studio_client(studio_url)
     project = studio.find_project(plan.plan.project_title)
     if project is None:
-        raise RuntimeError(
+        raise LabelingNotReady(
             f"{plan.name}: no Label Studio project '{plan.plan.project_title}': dispatch first"
         )
     annotations = pseudonymise(studio.annotations(project.id, from_name=plan.plan.label))
@@ -197,7 +232,13 @@ def _fingerprint(annotations: pl.DataFrame) -> str:
 
 @task(name="publish-labels", retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAYS, cache_policy=NO_CACHE)
 def publish_labels_task(
-    plan: Plan, lake: str, labels: pl.DataFrame, report: dict[str, Any], fingerprint: str, run_id: str
+    plan: Plan,
+    lake: str,
+    labels: pl.DataFrame,
+    report: dict[str, Any],
+    fingerprint: str,
+    run_id: str,
+    warehouse: str | None = None,
 ) -> tuple[int, bool]:
     """A new version of ``labels_<dataset>`` with the agreement report beside it; its DuckDB view."""
     store = open_store(lake)
@@ -216,14 +257,14 @@ def publish_labels_task(
         pii=False,
         attachments={REPORT_FILE: json.dumps(report, indent=2, ensure_ascii=False).encode()},
     )
-    register_views(layout.warehouse_path(lake), {name: store.uri(version.data_key)})
+    register_views(layout.warehouse_path(lake, warehouse), {name: store.uri(version.data_key)})
     return version.version, before is None or before.version != version.version
 
 
 @studio_task(name="send-to-review")
 def review_task(plan: Plan, project_id: int, review: pl.DataFrame, studio_url: str | None) -> int:
     """Disagreed items into the plan's review project, candidate labels as predictions; idempotent."""
-    studio = _studio(studio_url)
+    studio = studio_client(studio_url)
     data = studio.task_data(project_id)
     items = [
         ReviewItem(data=data[row["item_id"]], votes=dict(zip(row["candidates"], row["votes"], strict=True)))
@@ -239,12 +280,15 @@ def label_collect(
     catalog: str, lake: str = "lake", plans: list[str] | None = None, studio_url: str | None = None
 ) -> list[CollectResult]:
     """Pull annotations, gate them by agreement, publish accepted labels, send disagreements to review."""
+    warehouse = current_settings().warehouse
     selected = select_plans(load_plans(load_catalog(Path(catalog))), plans or [])
     run_id = new_run_id()
-    return [_collect_one(plan, lake, studio_url, run_id) for plan in selected]
+    return [_collect_one(plan, lake, studio_url, run_id, warehouse) for plan in selected]
 
 
-def _collect_one(plan: Plan, lake: str, studio_url: str | None, run_id: str) -> CollectResult:
+def _collect_one(
+    plan: Plan, lake: str, studio_url: str | None, run_id: str, warehouse: str | None
+) -> CollectResult:
     project, annotations, tasks = pull_task(plan, studio_url)
     acceptance = plan.plan.acceptance
     # An annotation that does not answer the plan's control is no vote.
@@ -286,7 +330,7 @@ def _collect_one(plan: Plan, lake: str, studio_url: str | None, run_id: str) -> 
             "gold": gold,
         }
         result.labels_version, result.published = publish_labels_task(
-            plan, lake, labels, report, _fingerprint(answered), run_id
+            plan, lake, labels, report, _fingerprint(answered), run_id, warehouse
         )
     review = gate.review_items()
     if review.height:
@@ -305,7 +349,7 @@ def _collect_one(plan: Plan, lake: str, studio_url: str | None, run_id: str) -> 
 def label_status(catalog: str, lake: str, plans: list[str], studio_url: str | None) -> list[PlanStatus]:
     """Progress of each plan: its project's tasks and annotations, and the current labels version."""
     selected = select_plans(load_plans(load_catalog(Path(catalog))), plans)
-    studio = _studio(studio_url)
+    studio = studio_client(studio_url)
     store = open_store(lake)
     rows = []
     for plan in selected:

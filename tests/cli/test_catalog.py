@@ -8,7 +8,7 @@ from pathlib import Path
 from testkit.catalog_files import CONTRACT, PASSPORT, write_catalog
 from typer.testing import CliRunner
 
-from flows.cli import app
+from cli.app import app
 
 REPO = Path(__file__).resolve().parents[2]
 

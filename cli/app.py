@@ -1,0 +1,43 @@
+"""The ``lockgate`` command: the root Typer app and where every command group is mounted.
+
+Command modules import only Typer, Rich and each other at import time; the flows and libraries they
+call (Prefect, Great Expectations, polars, DuckDB) load when a command runs, so ``lockgate --help``
+stays fast.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from cli import agreement, catalog, query, run, versions
+from cli.bench import bench
+from cli.config import config_app
+from cli.contract import contract_app
+from cli.label import label_app
+from cli.pii import pii_app
+
+app = typer.Typer(
+    name="lockgate",
+    help="Data pipeline with quality contracts and PII masking, orchestrated by Prefect.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+
+# Groups without a name add their commands at the top level: `lockgate validate`, `lockgate run`, ...
+app.add_typer(catalog.commands)
+app.add_typer(run.commands)
+app.add_typer(query.commands)
+app.add_typer(versions.commands)
+app.add_typer(agreement.commands)
+app.add_typer(pii_app, name="pii")
+app.add_typer(contract_app, name="contract")
+app.add_typer(label_app, name="label")
+app.add_typer(config_app, name="config")
+# Through a group of its own so that the benchmark, a tool for developers, is listed last in --help.
+tools = typer.Typer()
+tools.command("bench")(bench)
+app.add_typer(tools)
+
+
+if __name__ == "__main__":
+    app()

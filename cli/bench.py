@@ -1,0 +1,92 @@
+"""``lockgate bench``: read the options, run the benchmark of the source checkout, print its figures.
+
+The benchmark (`lockgate_bench`, in ``tools/bench``) is a development tool, not part of the runtime
+wheel: it is imported only when the command runs, so ``lockgate`` starts without it and an installed
+Lockgate without the checkout's dev dependencies says so in one line instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+# The benchmark's own defaults (`lockgate_bench.runner`), repeated so that `lockgate --help` does not
+# import it; a test keeps the two equal.
+DEFAULT_ROWS = 5_000_000
+DEFAULT_SEED = 7
+DEFAULT_CACHE = Path(".lockgate") / "bench"
+EXIT_FAILED = 1
+EXIT_NOT_INSTALLED = 2
+NOT_INSTALLED = (
+    "lockgate bench: the benchmark ships with the source checkout (tools/bench) and is not installed here; "
+    "install the dev dependency group from the checkout ('uv sync' or 'make install')."
+)
+
+
+class BenchFormat(StrEnum):
+    """``--format``: a table for people, or the figures as one JSON document for tools."""
+
+    TEXT = "text"
+    JSON = "json"
+
+
+def bench(
+    rows: Annotated[int, typer.Option("--rows", min=100, help="Rows in the reference table.")] = DEFAULT_ROWS,
+    output: Annotated[
+        BenchFormat, typer.Option("--format", help="text (a table) or json.")
+    ] = BenchFormat.TEXT,
+    workdir: Annotated[
+        Path | None,
+        typer.Option(
+            "--workdir",
+            help="Keep the run's catalogs, lakes and outputs here (default: a temp dir, removed).",
+        ),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the generated data.")] = DEFAULT_SEED,
+    cache_dir: Annotated[
+        Path, typer.Option("--cache-dir", help="Where the generated CSV is cached between runs.")
+    ] = DEFAULT_CACHE,
+    scaling: Annotated[
+        bool, typer.Option("--scaling", help="Also run the pipeline on rows/4 and report memory growth.")
+    ] = False,
+) -> None:
+    """Measure the pipeline against a polars floor and a hand-written pandas + GX script.
+
+    Every path runs in its own process (its peak memory is its own); the figures are measured, never
+    estimated. The naive path is slow on purpose: it is the baseline. Needs the source checkout.
+    """
+    err = Console(stderr=True, soft_wrap=True)
+    try:
+        from lockgate_bench.errors import BenchDataError, BenchError
+        from lockgate_bench.report import footnote, table
+        from lockgate_bench.runner import run_benchmark
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").partition(".")[0] != "lockgate_bench":
+            raise
+        err.print(Text(NOT_INSTALLED, style="red"))
+        raise typer.Exit(EXIT_NOT_INSTALLED) from None
+    try:
+        result = run_benchmark(
+            rows,
+            seed=seed,
+            workdir=workdir,
+            cache_dir=cache_dir,
+            scaling=scaling,
+            progress=lambda line: err.print(Text(line, style="dim")),
+        )
+    except (BenchError, BenchDataError) as exc:
+        # The message ends with a child's stderr, which may hold brackets: never read it as markup.
+        err.print(Text(f"bench failed: {exc}", style="red"))
+        raise typer.Exit(EXIT_FAILED) from exc
+    if output is BenchFormat.JSON:
+        typer.echo(json.dumps(result, indent=2))
+        return
+    console = Console(soft_wrap=True)
+    console.print(table(result))
+    console.print(Text(footnote(result)))

@@ -1,0 +1,44 @@
+"""``lockgate sql``: query the curated datasets through the lake's DuckDB warehouse (read-only)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from cli.errors import exit_on_failure
+from cli.options import DEFAULT_LAKE, LakeOption
+from cli.output import write
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    import polars as pl
+
+commands = typer.Typer()
+
+
+@commands.command()
+def sql(
+    query: Annotated[str, typer.Argument(help="SQL to run against the warehouse (read-only).")],
+    lake: LakeOption = DEFAULT_LAKE,
+) -> None:
+    """Query the curated datasets through the DuckDB warehouse."""
+    from flows.settings import current_settings
+    from storage.layout import warehouse_path
+    from storage.warehouse import query as run_query
+
+    with exit_on_failure():
+        result = run_query(warehouse_path(lake, current_settings().warehouse), query)
+    write(result, _frame_text)
+
+
+def _frame_text(frame: pl.DataFrame) -> Iterator[Table]:
+    table = Table()
+    for name in frame.columns:
+        table.add_column(Text(name))
+    for row in frame.iter_rows():
+        table.add_row(*(Text("" if v is None else str(v)) for v in row))
+    yield table
