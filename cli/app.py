@@ -14,6 +14,7 @@ from cli.bench import bench
 from cli.config import config_app
 from cli.contract import contract_app
 from cli.label import label_app
+from cli.lake import lake_app
 from cli.pii import pii_app
 
 app = typer.Typer(
@@ -32,6 +33,7 @@ app.add_typer(agreement.commands)
 app.add_typer(pii_app, name="pii")
 app.add_typer(contract_app, name="contract")
 app.add_typer(label_app, name="label")
+app.add_typer(lake_app, name="lake")
 app.add_typer(config_app, name="config")
 # Through a group of its own so that the benchmark, a tool for developers, is listed last in --help.
 tools = typer.Typer()

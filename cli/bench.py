@@ -19,6 +19,7 @@ from rich.text import Text
 # The benchmark's own defaults (`lockgate_bench.runner`), repeated so that `lockgate --help` does not
 # import it; a test keeps the two equal.
 DEFAULT_ROWS = 5_000_000
+DEFAULT_SOURCE_ROWS = 1_000  # each source's rows with --sources
 DEFAULT_SEED = 7
 DEFAULT_CACHE = Path(".lockgate") / "bench"
 EXIT_FAILED = 1
@@ -37,7 +38,15 @@ class BenchFormat(StrEnum):
 
 
 def bench(
-    rows: Annotated[int, typer.Option("--rows", min=100, help="Rows in the reference table.")] = DEFAULT_ROWS,
+    rows: Annotated[
+        int | None,
+        typer.Option(
+            "--rows",
+            min=100,
+            help=f"Rows in the reference table (default {DEFAULT_ROWS:,}); with --sources, each source's "
+            f"(default {DEFAULT_SOURCE_ROWS:,}).",
+        ),
+    ] = None,
     output: Annotated[
         BenchFormat, typer.Option("--format", help="text (a table) or json.")
     ] = BenchFormat.TEXT,
@@ -55,31 +64,58 @@ def bench(
     scaling: Annotated[
         bool, typer.Option("--scaling", help="Also run the pipeline on rows/4 and report memory growth.")
     ] = False,
+    sources: Annotated[
+        int | None,
+        typer.Option(
+            "--sources",
+            min=1,
+            help="Instead of the paths: one ingest run of this many small sources (wall time, peak RSS).",
+        ),
+    ] = None,
 ) -> None:
     """Measure the pipeline against a polars floor and a hand-written pandas + GX script.
 
     Every path runs in its own process (its peak memory is its own); the figures are measured, never
-    estimated. The naive path is slow on purpose: it is the baseline. Needs the source checkout.
+    estimated. The naive path is slow on purpose: it is the baseline (skipped above 5,000,000 rows).
+    With --sources N, one run of the ingest flow over N sources of --rows rows each instead. Needs the
+    source checkout.
     """
     err = Console(stderr=True, soft_wrap=True)
     try:
         from lockgate_bench.errors import BenchDataError, BenchError
-        from lockgate_bench.report import footnote, table
-        from lockgate_bench.runner import run_benchmark
+        from lockgate_bench.report import footnote, tables
+        from lockgate_bench.report_sources import sources_footnote, sources_tables
+        from lockgate_bench.runner import run_benchmark, run_sources
     except ModuleNotFoundError as exc:
         if (exc.name or "").partition(".")[0] != "lockgate_bench":
             raise
         err.print(Text(NOT_INSTALLED, style="red"))
         raise typer.Exit(EXIT_NOT_INSTALLED) from None
+
+    def progress(line: str) -> None:
+        err.print(Text(line, style="dim"))
+
     try:
-        result = run_benchmark(
-            rows,
-            seed=seed,
-            workdir=workdir,
-            cache_dir=cache_dir,
-            scaling=scaling,
-            progress=lambda line: err.print(Text(line, style="dim")),
-        )
+        if sources is None:
+            result = run_benchmark(
+                rows or DEFAULT_ROWS,
+                seed=seed,
+                workdir=workdir,
+                cache_dir=cache_dir,
+                scaling=scaling,
+                progress=progress,
+            )
+        else:
+            if scaling:
+                err.print(Text("--scaling does not apply to --sources: ignored", style="yellow"))
+            result = run_sources(
+                sources,
+                rows or DEFAULT_SOURCE_ROWS,
+                seed=seed,
+                workdir=workdir,
+                cache_dir=cache_dir,
+                progress=progress,
+            )
     except (BenchError, BenchDataError) as exc:
         # The message ends with a child's stderr, which may hold brackets: never read it as markup.
         err.print(Text(f"bench failed: {exc}", style="red"))
@@ -88,5 +124,6 @@ def bench(
         typer.echo(json.dumps(result, indent=2))
         return
     console = Console(soft_wrap=True)
-    console.print(table(result))
-    console.print(Text(footnote(result)))
+    for part in sources_tables(result) if sources is not None else tables(result):
+        console.print(part)
+    console.print(Text(sources_footnote(result) if sources is not None else footnote(result)))

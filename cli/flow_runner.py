@@ -6,6 +6,8 @@ final state, not a raised exception, says how it went, so a failure becomes a me
 
 from __future__ import annotations
 
+import contextlib
+import signal
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from cli.errors import EXIT_FAILED, EXIT_INVALID, exit_with_error, exit_with_problems
@@ -17,24 +19,43 @@ if TYPE_CHECKING:
 R = TypeVar("R")
 
 
-def run_flow(flow: Flow[..., R], *, failure: str, **params: Any) -> R:
+def run_flow(flow: Flow[..., R], *, failure: str, stop_at_steps: bool = False, **params: Any) -> R:
     """The flow's result, or an exit: catalog mistakes exit 2 with every problem, other failures 1.
 
     A run that did not publish every source is raised as its `flows.errors.RunFailed`, which carries
-    the whole run, so the caller can show what did happen before exiting. `failure` starts the message
-    of any other failure, e.g. ``"run failed"``.
-    """
-    from contracts.errors import CatalogError
-    from flows.errors import RunFailed
+    the whole run, so the caller can show what did happen before exiting; so is a run that SIGINT or
+    SIGTERM stopped, as its `flows.errors.Interrupted`. `stop_at_steps`: the flow checks
+    `flows.interrupts` between its steps, so from here to its end the signals ask it to stop instead of
+    raising (a signal that came too early or too late for the flow to see exits 128 + its number).
+    `failure` starts the message of any other failure, e.g. ``"run failed"``.
 
-    try:
-        # With `**params`, mypy matches Prefect's overload that returns the result, not the state.
-        state = cast("State[R]", flow(**params, return_state=True))
-    except CatalogError as exc:  # raised, not returned, when it happens before the flow run starts
-        exit_with_problems(exc.problems, EXIT_INVALID)
+    Prefect's ephemeral API server, when one is used, starts here and ends with this process.
+    """
+    from prefect.exceptions import TerminationSignal
+
+    from contracts.errors import CatalogError
+    from flows.ephemeral import start_ephemeral_api
+    from flows.errors import Interrupted, RunFailed
+    from flows.interrupts import stop_on_signals, stop_signal
+    from flows.results import RunResult
+
+    with stop_on_signals() if stop_at_steps else contextlib.nullcontext():
+        start_ephemeral_api()
+        try:
+            # With `**params`, mypy matches Prefect's overload that returns the result, not the state.
+            state = cast("State[R]", flow(**params, return_state=True))
+        except CatalogError as exc:  # raised, not returned, when it happens before the flow run starts
+            exit_with_problems(exc.problems, EXIT_INVALID)
+        except TerminationSignal as exc:  # Prefect's SIGTERM bridge: the run ended before its first step
+            exit_with_error(f"{failure}: stopped by {signal.Signals(exc.signal).name}", 128 + exc.signal)
+        signum = stop_signal() if stop_at_steps else None
     outcome = state.result(raise_on_failure=False)
-    if isinstance(outcome, RunFailed):
+    if isinstance(outcome, RunFailed | Interrupted):
         raise outcome
+    if signum is not None:
+        if isinstance(outcome, RunResult):  # the signal came after the flow's last step
+            raise Interrupted(outcome, signum)
+        exit_with_error(f"{failure}: stopped by {signal.Signals(signum).name}", 128 + signum)
     if isinstance(outcome, CatalogError):
         exit_with_problems(outcome.problems, EXIT_INVALID)
     if isinstance(outcome, BaseException):

@@ -22,8 +22,10 @@ if TYPE_CHECKING:
 
     from contracts.diagnostics import Problem
 
-console = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+# No markup, emoji codes or highlighting in any string, a table cell included: styles come from `Text`
+# objects only, so a value such as ``[/b]`` or ``root:x:0`` prints as it is.
+console = Console(soft_wrap=True, markup=False, emoji=False, highlight=False)
+err = Console(stderr=True, soft_wrap=True, markup=False, emoji=False, highlight=False)
 
 R = TypeVar("R")
 

@@ -28,8 +28,9 @@ def scan(
     delimiter: Annotated[str, typer.Option(help="CSV delimiter.")] = ",",
     encoding: Annotated[str, typer.Option(help="CSV text encoding, e.g. cp1251.")] = "utf-8",
     sample_rows: Annotated[
-        int, typer.Option(help="Rows to scan in larger files (uniform sample).", min=1)
-    ] = 20_000,
+        int | None,
+        typer.Option(help="Scan a uniform sample of this many rows instead of every row (faster).", min=1),
+    ] = None,
     fail_on_find: Annotated[bool, typer.Option(help="Exit 1 when anything is found (for CI).")] = False,
 ) -> None:
     """Report which columns hold which kinds of personal data, with row counts; never the values."""
@@ -50,10 +51,15 @@ def _report_text(path: Path, report: ScanReport) -> Iterator[Table | Text]:
         kinds = ", ".join(f"{k} ({n})" for k, n in sorted(found.kinds.items())) or "-"
         table.add_row(Text(name), kinds, str(found.rows_scanned))
     yield table
-    scope = (
-        f"a sample of {report.rows_scanned} of {report.rows_total} rows" if report.sampled else "every row"
-    )
-    yield Text(
-        f"scanned {scope}; a kind in at least {report.min_detectable_fraction:.3%} of rows is found "
-        "with 95% confidence"
-    )
+    if report.sampled:
+        yield Text(
+            f"scanned a sample of {report.rows_scanned} of {report.rows_total} rows; a kind in at least "
+            f"{report.min_detectable_fraction:.3%} of rows is found with 95% confidence"
+        )
+    else:
+        yield Text(f"scanned every row ({report.rows_total})")
+    for name, found in report.columns.items():
+        if found.ner_rows is not None:
+            yield Text(
+                f"{name}: person names read on a sample of {found.ner_rows} of {found.ner_candidates} rows"
+            )

@@ -25,13 +25,12 @@ def sql(
     query: Annotated[str, typer.Argument(help="SQL to run against the warehouse (read-only).")],
     lake: LakeOption = DEFAULT_LAKE,
 ) -> None:
-    """Query the curated datasets through the DuckDB warehouse."""
+    """Query the curated datasets through the DuckDB warehouse, once their data is verified intact."""
     from flows.settings import current_settings
-    from storage.layout import warehouse_path
-    from storage.warehouse import query as run_query
+    from storage.warehouse import query_lake
 
     with exit_on_failure():
-        result = run_query(warehouse_path(lake, current_settings().warehouse), query)
+        result = query_lake(lake, query, warehouse=current_settings().warehouse)
     write(result, _frame_text)
 
 

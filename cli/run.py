@@ -22,11 +22,17 @@ if TYPE_CHECKING:
     from prefect.deployments.runner import RunnerDeployment
     from rich.console import RenderableType
 
-    from flows.results import RunResult
+    from flows.results import ExpectationLine, RunResult
 
 commands = typer.Typer()
 
-_STATUS_COLOURS = {"published": "green", "unchanged": "cyan", "stopped": "red", "failed": "red"}
+_STATUS_COLOURS = {
+    "published": "green",
+    "unchanged": "cyan",
+    "stopped": "red",
+    "failed": "red",
+    "interrupted": "yellow",
+}
 _SUMMARY_COLUMNS = (
     "source",
     "status",
@@ -48,18 +54,30 @@ def run(
         list[str] | None, typer.Option("--source", "-s", help="Only this source (repeatable).")
     ] = None,
 ) -> None:
-    """Run the ingest flow: land raw, validate, mask, publish curated versions, register views."""
-    from flows.errors import RunFailed
+    """Run the ingest flow: land raw, validate, mask, publish curated versions, register views.
+
+    Ctrl-C (SIGINT) or SIGTERM stops it at the next step boundary: the summary shows what was done,
+    and the exit code is 130 or 143.
+    """
+    from flows.errors import Interrupted, RunFailed
     from flows.pipeline import ingest
 
     try:
         with console.status("running the ingest flow (Prefect)…"):
             result = run_flow(
-                ingest, failure="run failed", catalog=str(catalog), lake=lake, sources=source or []
+                ingest,
+                failure="run failed",
+                stop_at_steps=True,
+                catalog=str(catalog),
+                lake=lake,
+                sources=source or [],
             )
     except RunFailed as failed:  # some source did not publish: show the whole run, then exit 1
         write(failed.run, _run_text)
         raise typer.Exit(EXIT_FAILED) from failed
+    except Interrupted as stopped:  # show what was done, then exit as a process that signal ended
+        write(stopped.run, _run_text)
+        raise typer.Exit(128 + stopped.signum) from stopped
     write(result, _run_text)
 
 
@@ -73,10 +91,12 @@ def _run_text(run: RunResult) -> Iterator[RenderableType]:
             yield from (f"   schema: {issue}" for issue in r.schema_issues)
             yield from (f"   pii: {finding}" for finding in r.pii_findings)
             for e in r.failed_blocking:
-                yield f"   rule {e.rule_id}: {e.unexpected_count} of {e.element_count} rows failed"
+                yield f"   rule {e.rule_id}: {_failure(e)}"
         elif r.status is SourceStatus.FAILED:
             yield Text(f"❌ {r.source}: {r.error}", "red")
-        for note in r.schema_notes:
+        elif r.status is SourceStatus.INTERRUPTED:
+            yield Text(f"⏹ {r.source}: {r.error}", "yellow") + " — curated layer untouched"
+        for note in [*r.read_notes, *r.schema_notes]:
             yield Text(f"⚠ {r.source}: {note}", "yellow")
         if r.rows_quarantined:
             yield Text(
@@ -84,12 +104,19 @@ def _run_text(run: RunResult) -> Iterator[RenderableType]:
             )
         for e in r.warnings:
             yield Text(
-                f"⚠ {r.source}: rule {e.rule_id} (warn): {e.unexpected_count} of {e.element_count} rows",
+                f"⚠ {r.source}: rule {e.rule_id} (warn): {_failure(e)}",
                 "yellow",
             )
     yield f"lake: {run.lake}  (raw files and manifests under raw/, curated Parquet under curated/)"
     if run.warehouse:
         yield f"warehouse: {run.warehouse}  (try: lockgate sql --lake {run.lake} 'SHOW TABLES')"
+
+
+def _failure(e: ExpectationLine) -> str:
+    """Failed rows for a rule that judges rows; a table-level rule (row count) counts none: its note."""
+    if e.unexpected_count is not None:
+        return f"{e.unexpected_count} of {e.element_count} rows failed"
+    return f"failed ({e.note})" if e.note else "failed"
 
 
 def _summary(run: RunResult) -> Table:

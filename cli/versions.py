@@ -27,14 +27,19 @@ SourceArgument = Annotated[str, typer.Argument(help="Dataset (source name).")]
 
 @commands.command()
 def versions(source: SourceArgument, lake: LakeOption = DEFAULT_LAKE) -> None:
-    """List a dataset's curated versions and which one is current; then its history of pointer moves."""
-    from storage.curated import dataset_versions
-    from storage.store import open_store
+    """List a dataset's curated versions and which one is current; then its history of pointer moves.
 
-    found = dataset_versions(open_store(lake), source)
+    Exits 1 after the listing when the current version's data no longer matches its checksum.
+    """
+    from storage.curated import lake_versions
+
+    with exit_on_failure():
+        found = lake_versions(lake, source)
     if not found.versions:
         exit_with_error(f"no curated versions of '{source}' in {lake}")
     write(found, _versions_text)
+    if found.problem:
+        exit_with_error(found.problem)
 
 
 def _versions_text(found: DatasetVersions) -> Iterator[RenderableType]:
@@ -74,4 +79,6 @@ def rollback(
 
 def _rollback_text(moved: Rollback) -> Iterator[str]:
     was = f"v{moved.before.version}" if moved.before is not None else "none"
+    if moved.replaced_pointer:
+        was = "an unreadable pointer"
     yield f"{moved.source}: current version {was} → v{moved.after.version}; warehouse view updated"

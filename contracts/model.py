@@ -313,6 +313,13 @@ class SchemaObject(StrictModel):
     properties: list[Property] = Field(min_length=1)
     quality: list[QualityRule] = Field(default_factory=list)
     drift: DriftPolicy = Field(default_factory=DriftPolicy, description="Schema drift handling.")
+    malformed_rows: Literal["block", "quarantine"] = Field(
+        "block",
+        description=(
+            "CSV records with too few or too many fields: block (stop-line naming file and line) or "
+            "quarantine (set them aside with their file and line, publish the rest)."
+        ),
+    )
 
     @model_validator(mode="after")
     def _unique_names(self) -> SchemaObject:

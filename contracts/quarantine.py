@@ -6,24 +6,43 @@ rows are found again with one polars expression per rule, written to mirror GX's
 expectation: nulls are ignored by every map expectation except ``not_be_null``, ``mostly`` is judged by
 GX's own result. Only expectations that judge single rows can quarantine; ``check_contract`` refuses the
 others. The tests compare each expression's count with GX's ``unexpected_count`` on the same data.
+
+CSV records with too few or too many fields never became rows; a contract with ``malformed_rows:
+quarantine`` sets them aside in the same place, under the rule id ``malformed_row``, with their file,
+the line where they start and their fields as read (their columns cannot be told apart, so none is typed).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import polars as pl
 
 from contracts.model import Action
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Mapping, Sequence
 
     from contracts.model import QualityRule
 
 ROW_NUMBER = "_lockgate_row"
 FAILED_RULES = "_lockgate_failed_rules"
+SOURCE_FILE = "_lockgate_file"
+SOURCE_LINE = "_lockgate_line"
+RAW_FIELDS = "_lockgate_fields"
+MALFORMED_ROW = "malformed_row"
+
+
+class Malformed(Protocol):
+    """A record that could not be read as a row (`sources.connectors.MalformedRecord`)."""
+
+    @property
+    def file(self) -> str: ...
+    @property
+    def line(self) -> int: ...
+    @property
+    def values(self) -> tuple[str, ...]: ...
 
 
 def _between(col: pl.Expr, kwargs: dict[str, Any]) -> pl.Expr:
@@ -72,17 +91,52 @@ class Quarantine:
     """A batch split in two: rows that go on, and rows set aside with the ids of the rules they broke."""
 
     kept: pl.DataFrame
-    quarantined: pl.DataFrame  # the rows as conformed, plus ROW_NUMBER (1-based) and FAILED_RULES
+    # the rows as conformed, plus ROW_NUMBER (1-based) and FAILED_RULES; malformed records have no typed
+    # value and no ROW_NUMBER, but SOURCE_FILE, SOURCE_LINE and RAW_FIELDS
+    quarantined: pl.DataFrame
     counts: dict[str, int] = field(default_factory=dict)  # rule id → rows it set aside
 
 
-def split(frame: pl.DataFrame, rules: list[QualityRule], unexpected: Mapping[str, int | None]) -> Quarantine:
+def split(
+    frame: pl.DataFrame,
+    rules: list[QualityRule],
+    unexpected: Mapping[str, int | None],
+    malformed: Sequence[Malformed] = (),
+) -> Quarantine:
     """Set aside the rows that broke quarantine rules, given how many rows GX counted unexpected per rule
-    id (`ValidationReport.unexpected_counts`).
+    id (`ValidationReport.unexpected_counts`), together with the `malformed` records reading left out.
 
     A quarantine rule whose failures exceed its ``mostly`` threshold is not handled here: GX judged the
     rule failed, and the validation report counts it as blocking.
     """
+    held = _split_by_rules(frame, rules, unexpected)
+    if not malformed:
+        return held
+    records = pl.DataFrame(
+        {
+            FAILED_RULES: [[MALFORMED_ROW]] * len(malformed),
+            SOURCE_FILE: [m.file for m in malformed],
+            SOURCE_LINE: [m.line for m in malformed],
+            RAW_FIELDS: [list(m.values) for m in malformed],
+        },
+        schema={
+            FAILED_RULES: pl.List(pl.String),
+            SOURCE_FILE: pl.String,
+            SOURCE_LINE: pl.Int64,
+            RAW_FIELDS: pl.List(pl.String),
+        },
+    )
+    quarantined = held.quarantined if held.quarantined.height else frame.clear()
+    return Quarantine(
+        kept=held.kept,
+        quarantined=pl.concat([quarantined, records], how="diagonal_relaxed"),
+        counts={**held.counts, MALFORMED_ROW: len(malformed)},
+    )
+
+
+def _split_by_rules(
+    frame: pl.DataFrame, rules: list[QualityRule], unexpected: Mapping[str, int | None]
+) -> Quarantine:
     active = [
         rule
         for rule in rules

@@ -1,11 +1,13 @@
-"""Errors of the flows layer: a source's stop-line and a run that did not publish every source.
+"""Errors of the flows layer: a source's stop-line, a run that did not publish every source or was
+interrupted.
 
-Both derive from `storage.errors.LockgateError` and cross process boundaries (Prefect task runners),
+All derive from `storage.errors.LockgateError` and cross process boundaries (Prefect task runners),
 so they carry plain data and pickle through the root's ``__reduce__``.
 """
 
 from __future__ import annotations
 
+import signal
 from typing import TYPE_CHECKING
 
 from storage.errors import LockgateError
@@ -53,3 +55,19 @@ class RunFailed(LockgateError):  # noqa: N818 - reads as what happened to the ru
         self.run = run
         bad = ", ".join(f"{r.source} ({r.status.value})" for r in run.sources if not r.ok)
         super().__init__(f"run {run.run_id} did not publish every source: {bad}")
+
+
+class Interrupted(LockgateError):  # noqa: N818 - reads as what happened to the run
+    """SIGINT or SIGTERM stopped the run at a step boundary; carries the run so far and the signal, whose
+    number the command line adds to 128 for its exit code."""
+
+    def __init__(self, run: RunResult, signum: int) -> None:
+        from flows.results import SourceStatus  # a runtime need of this class only
+
+        self.run = run
+        self.signum = signum
+        left = ", ".join(r.source for r in run.sources if r.status is SourceStatus.INTERRUPTED)
+        super().__init__(
+            f"run {run.run_id} stopped by {signal.Signals(signum).name}"
+            + (f" before finishing: {left}" if left else " after its last step")
+        )

@@ -5,19 +5,19 @@ Every step takes a source's `Batch` and the run's `RunContext` and returns the b
 iterates `STEPS`: a new step is one task and one entry in that list.
 The flow holds no business logic: it calls `sources`, `contracts` and `storage` and records what
 happened. A blocking rule raises `StopLine` inside the validate task, so that source's later tasks
-never run (Prefect marks them NotReady) while the other sources go on.
+never start while the other sources go on. SIGINT and SIGTERM stop the run at the next step boundary
+(`flows.interrupts`): nothing starts after the signal, and the warehouse is still brought in line.
 """
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
-from prefect import Task, flow, get_run_logger, task, unmapped
+from prefect import Task, flow, get_run_logger, task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
@@ -26,30 +26,32 @@ from contracts.conform import conform
 from contracts.expectations import all_rules, check_contract
 from contracts.keys import key_id, resolve_key
 from contracts.masking import mask, required_keys
-from contracts.pii.gate import pii_findings
+from contracts.pii.gate import pii_gate
 from contracts.quarantine import split
 from contracts.validation import ValidationReport, validate
-from flows.errors import RunFailed, StopLine
+from flows.errors import Interrupted, RunFailed, StopLine
+from flows.interrupts import run_in_steps, stop_on_signals, stop_signal
 from flows.reports import source_markdown
 from flows.results import ExpectationLine, RunResult, SourceResult, SourceStatus
 from flows.runs import IO_RETRIES, IO_RETRY_DELAYS, new_run_id
 from flows.settings import Settings, current_settings
 from sources.catalog import Source, load_catalog
-from sources.connectors import read_frame
+from sources.connectors import MalformedRecord, read_source
 from sources.extract import extract
-from storage import layout
 from storage.curated import CuratedVersion, current_version, history, list_versions, publish, read_current
 from storage.docs import publish_docs
+from storage.layout import work_root
 from storage.quarantine import write_quarantine
 from storage.raw import RawManifest, land_raw, read_verified, write_manifest
 from storage.state import read_state, write_state
 from storage.store import ObjectStore, open_store
-from storage.warehouse import register_views
+from storage.warehouse import register_current
+from storage.workdir import clean_leftovers, open_workdir, reporting_disk_full, step_folder
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from prefect.futures import PrefectFuture, PrefectFutureList
+    from prefect.futures import PrefectFuture
     from pydantic import SecretStr
 
     from storage.raw import RawFile
@@ -72,7 +74,10 @@ class Batch:
     rows_quarantined: int = 0
     quarantine_key: str | None = None
     schema_notes: list[str] = field(default_factory=list)  # drift the contract allows
+    malformed: list[MalformedRecord] = field(default_factory=list)  # CSV records left out, to quarantine
+    read_notes: list[str] = field(default_factory=list)  # what reading found: files without data rows
     docs_uri: str | None = None  # the run's Data Docs index page in the lake
+    pii_coverage: str | None = None  # what the PII gate read before letting the batch through
     published: CuratedVersion | None = None  # the current curated version after publish
     moved: bool = False  # publish made a new (or a left-behind complete) version current
 
@@ -86,6 +91,7 @@ class RunContext:
     run_id: str
     keys: dict[str, bytes] = field(default_factory=dict, repr=False)
     postgres: Mapping[str, SecretStr] = field(default_factory=dict, repr=False)
+    work: Path | None = None  # the run's private working folder in the lake (see storage.workdir)
 
 
 def _browsable(uri: str) -> str:
@@ -105,14 +111,15 @@ def land_raw_task(batch: Batch, run: RunContext) -> Batch:
     """
     source, store = batch.source, open_store(run.lake)
     logger = get_run_logger()
-    with tempfile.TemporaryDirectory(prefix="lockgate-extract-") as workdir:
-        extraction = extract(
-            source.passport.connector,
-            source.catalog_root,
-            read_state(store, source.name),
-            Path(workdir),
-            postgres=run.postgres,
-        )
+    with step_folder(store, run.work, f"extract-{source.name}-") as workdir:
+        with reporting_disk_full(f"extracting {source.name}"):
+            extraction = extract(
+                source.passport.connector,
+                source.catalog_root,
+                read_state(store, source.name),
+                workdir,
+                postgres=run.postgres,
+            )
         if extraction.empty:
             logger.info("%s: %s", source.name, extraction.description)
             batch.note, batch.empty = extraction.description, True
@@ -125,6 +132,7 @@ def land_raw_task(batch: Batch, run: RunContext) -> Batch:
             extraction.files,
             sensitivity=source.passport.sensitivity.value,
             pii=_has_pii(source),
+            workdir=run.work,
         )
     reused = [f for f in raw if f.reused_from]
     note = extraction.description
@@ -146,9 +154,17 @@ def read_task(batch: Batch, run: RunContext) -> Batch:
     store = open_store(run.lake)
     error: str | None = None
     try:
-        connector = batch.source.passport.connector
-        batch.frame = read_verified(store, batch.raw, lambda paths: read_frame(connector, paths))
-        batch.rows_in = batch.frame.height
+        connector, names = batch.source.passport.connector, [f.name for f in batch.raw]
+        read = read_verified(
+            store, batch.raw, lambda paths: read_source(connector, paths, names, workdir=run.work), run.work
+        )
+        batch.frame, batch.malformed = read.frame, read.malformed
+        batch.rows_in = read.frame.height + len(read.malformed)
+        batch.read_notes = _read_notes(batch.source, read.files_without_rows, read.malformed)
+        for note in batch.read_notes:
+            get_run_logger().warning("%s: %s", batch.source.name, note)
+        if read.malformed and batch.source.contract.table.malformed_rows == "block":
+            raise StopLine(batch.source.name, _malformed_issues(read.malformed), None)
     except Exception as exc:
         error = str(exc)
         raise
@@ -170,6 +186,27 @@ def read_task(batch: Batch, run: RunContext) -> Batch:
     return batch
 
 
+MAX_MALFORMED_LISTED = 20
+
+
+def _malformed_issues(malformed: list[MalformedRecord]) -> list[str]:
+    """One issue per malformed record (file, line, field counts), the first twenty and a count of the rest."""
+    issues = [str(record) for record in malformed[:MAX_MALFORMED_LISTED]]
+    if len(malformed) > MAX_MALFORMED_LISTED:
+        issues.append(f"and {len(malformed) - MAX_MALFORMED_LISTED} more malformed record(s)")
+    return issues
+
+
+def _read_notes(source: Source, files_without_rows: list[str], malformed: list[MalformedRecord]) -> list[str]:
+    notes = [f"{name} has no data rows" for name in files_without_rows]
+    if malformed and source.contract.table.malformed_rows == "quarantine":
+        listed = [f"{m.file}:{m.line}" for m in malformed[:MAX_MALFORMED_LISTED]]
+        if len(malformed) > MAX_MALFORMED_LISTED:
+            listed.append(f"{len(malformed) - MAX_MALFORMED_LISTED} more")
+        notes.append(f"{len(malformed)} malformed record(s) quarantined ({', '.join(listed)})")
+    return notes
+
+
 @task(name="validate", cache_policy=NO_CACHE)
 def validate_task(batch: Batch, run: RunContext) -> Batch:
     """Conform to the contract's schema, then run its expectations; blocking failures stop the line,
@@ -186,12 +223,16 @@ def validate_task(batch: Batch, run: RunContext) -> Batch:
         get_run_logger().warning("%s: %s", batch.source.name, note)
     if blocking:
         raise StopLine(batch.source.name, blocking, None)
-    with tempfile.TemporaryDirectory(prefix="lockgate-docs-") as docs:
-        site = Path(docs) / "site"
+    store = open_store(run.lake)
+    with (
+        step_folder(store, run.work, f"docs-{batch.source.name}-") as docs,
+        reporting_disk_full(f"writing the Data Docs of {batch.source.name}"),
+    ):
+        site = docs / "site"
         report = validate(conformed.frame, contract, data_docs=site)
         if site.is_dir():  # a contract without rules renders no report
             batch.docs_uri = publish_docs(
-                open_store(run.lake),
+                store,
                 batch.source.name,
                 batch.run_id,
                 site,
@@ -209,7 +250,7 @@ def validate_task(batch: Batch, run: RunContext) -> Batch:
         get_run_logger().warning("%s: rule %s failed (warn)", batch.source.name, outcome.rule_id)
     if not report.passed:
         raise StopLine(batch.source.name, [], report)
-    held = split(conformed.frame, all_rules(contract), report.unexpected_counts)
+    held = split(conformed.frame, all_rules(contract), report.unexpected_counts, batch.malformed)
     if held.quarantined.height:
         batch.quarantine_key = write_quarantine(
             open_store(run.lake),
@@ -258,9 +299,10 @@ def pii_gate_task(batch: Batch, run: RunContext) -> Batch:
     if batch.empty:
         return batch
     assert batch.frame is not None
-    findings = pii_findings(batch.frame, batch.source.contract)
-    if findings:
-        raise StopLine(batch.source.name, [], batch.report, findings)
+    verdict = pii_gate(batch.frame, batch.source.contract)
+    if verdict.findings:
+        raise StopLine(batch.source.name, [], batch.report, verdict.findings)
+    batch.pii_coverage = verdict.coverage
     return batch
 
 
@@ -328,17 +370,10 @@ def _rolled_back_from(store: ObjectStore, source: str, input_sha256: list[str]) 
 
 @task(name="register", retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAYS, cache_policy=NO_CACHE)
 def register_task(lake: str, source_names: list[str], warehouse_file: str | None = None) -> str:
-    """Point one DuckDB view per dataset at its current curated version (`warehouse_file`: the
-    ``LOCKGATE_WAREHOUSE`` setting, for an S3 lake)."""
-    store = open_store(lake)
-    views: dict[str, str] = {}
-    for name in source_names:
-        current = current_version(store, name)
-        if current is not None:
-            views[name] = store.uri(current.data_key)
-    warehouse = layout.warehouse_path(lake, warehouse_file)
-    register_views(warehouse, views)
-    return str(warehouse)
+    """Point one DuckDB view per dataset at its current curated version, verified first (`warehouse_file`:
+    the ``LOCKGATE_WAREHOUSE`` setting, for an S3 lake)."""
+    with reporting_disk_full("registering the warehouse views"):
+        return register_current(lake, source_names, warehouse=warehouse_file)
 
 
 def _expectation_lines(report: ValidationReport | None) -> list[ExpectationLine]:
@@ -355,14 +390,16 @@ def _expectation_lines(report: ValidationReport | None) -> list[ExpectationLine]
             success=o.success,
             unexpected_count=o.unexpected_count,
             element_count=o.element_count,
-            note=o.exception,
+            # A table-level rule (row count, column set) counts no rows: say what it saw instead.
+            note=o.exception
+            or (f"the data has {report.row_count} row(s)" if o.unexpected_count is None else None),
         )
         for o in report.outcomes
     ]
 
 
-# The ingest steps, in order. Each maps over the sources' batches; a source whose step failed (a stop-line
-# or an error) is skipped by the later steps, which Prefect marks NotReady.
+# The ingest steps, in order, each started per source once its previous step completed; a source whose
+# step failed (a stop-line or an error) goes no further, and after SIGINT or SIGTERM no step starts.
 STEPS: tuple[tuple[str, Task[..., Batch]], ...] = (
     ("land", land_raw_task),
     ("read", read_task),
@@ -388,7 +425,9 @@ def _source_result(
             result.rows_in = batch.rows_in
             result.rows_quarantined, result.quarantine_key = batch.rows_quarantined, batch.quarantine_key
             result.schema_notes = list(batch.schema_notes)
+            result.read_notes = list(batch.read_notes)
             result.docs_uri = batch.docs_uri
+            result.pii_coverage = batch.pii_coverage
             result.expectations = _expectation_lines(batch.report)
             result.masked_columns = dict(batch.masked_columns)
             if step == STEPS[-1][0]:
@@ -410,6 +449,10 @@ def _source_result(
             else:
                 result.error = f"{step}: {error}"
         break
+    else:
+        if len(futures) < len(STEPS):  # every step so far completed: a stop request ended the source here
+            result.status = SourceStatus.INTERRUPTED
+            result.error = f"interrupted before {STEPS[len(futures)][0]}"
     return result
 
 
@@ -427,11 +470,25 @@ def ingest(catalog: str, lake: str = "lake", sources: list[str] | None = None) -
     settings = current_settings()
     loaded = load_catalog(Path(catalog), check=check_contract)
     selected = loaded.select(sources or [])
-    return _ingest_sources(selected, lake, [s.name for s in loaded.sources], settings)
+    # Runs start by removing what crashed runs left, then keep their own files in a locked folder.
+    leftovers = clean_leftovers(lake)
+    if leftovers.found:
+        get_run_logger().info(
+            "removed what earlier crashed runs left: %d working folder(s), %d temporary file(s), %d bytes",
+            len(leftovers.folders),
+            len(leftovers.temp_files),
+            leftovers.bytes,
+        )
+    with open_workdir(work_root(lake), "run") as work:
+        return _ingest_sources(selected, lake, [s.name for s in loaded.sources], settings, work.path)
 
 
 def _ingest_sources(
-    sources: list[Source], lake: str, all_source_names: list[str], settings: Settings
+    sources: list[Source],
+    lake: str,
+    all_source_names: list[str],
+    settings: Settings,
+    work: Path | None = None,
 ) -> RunResult:
     run_id = new_run_id()
     needed = sorted(set().union(*(required_keys(s.contract) for s in sources)))
@@ -443,26 +500,27 @@ def _ingest_sources(
         lake,
         ", ".join(f"{name}={key_id(key)}" for name, key in keys.items()) or "none",
     )
-    context = RunContext(lake=lake, run_id=run_id, keys=keys, postgres=settings.postgres)
-    batches: Any = [Batch(source=source, run_id=run_id, raw=[]) for source in sources]
-    per_step: list[tuple[str, PrefectFutureList[Batch]]] = []
-    for name, step in STEPS:
-        batches = step.map(batches, run=unmapped(context))
-        per_step.append((name, batches))
-    batches.wait()
+    context = RunContext(lake=lake, run_id=run_id, keys=keys, postgres=settings.postgres, work=work)
+    batches = [Batch(source=source, run_id=run_id, raw=[]) for source in sources]
+    with stop_on_signals():  # over Prefect's SIGTERM bridge, which would crash the run mid-step
+        chains = run_in_steps(STEPS, batches, lambda batch: batch.source.name, run=context)
 
-    results = []
-    for i, source in enumerate(sources):
-        result = _source_result(source, run_id, [(name, futures[i]) for name, futures in per_step])
-        create_markdown_artifact(
-            key=f"lockgate-{source.name.replace('_', '-')}",
-            markdown=source_markdown(result),
-            description=f"Lockgate run {run_id}: {source.name}",
-        )
-        results.append(result)
+        results = []
+        for source, chain in zip(sources, chains, strict=True):
+            result = _source_result(source, run_id, chain)
+            create_markdown_artifact(
+                key=f"lockgate-{source.name.replace('_', '-')}",
+                markdown=source_markdown(result),
+                description=f"Lockgate run {run_id}: {source.name}",
+            )
+            results.append(result)
 
-    warehouse = register_task(lake, all_source_names, settings.warehouse)
+        # Also after a stop: a publish that was running when the signal came is current in the lake.
+        warehouse = register_task(lake, all_source_names, settings.warehouse)
+        signum = stop_signal()
     run = RunResult(run_id=run_id, lake=lake, warehouse=warehouse, sources=results)
+    if signum is not None:
+        raise Interrupted(run, signum)
     if not run.ok:
         raise RunFailed(run)
     return run

@@ -19,6 +19,7 @@ _STATUS_LINE = {
     SourceStatus.UNCHANGED: "♻️ unchanged: curated version {version} is current; nothing new to publish",
     SourceStatus.STOPPED: "⛔ stop-line: blocking rules failed, curated layer untouched",
     SourceStatus.FAILED: "❌ failed: {error}",
+    SourceStatus.INTERRUPTED: "⏹ {error}: curated layer untouched",
 }
 
 
@@ -44,11 +45,16 @@ def source_markdown(result: SourceResult) -> str:
         lines.append(f"- quarantined rows: {result.rows_quarantined} (`{result.quarantine_key}`)")
     if result.docs_uri:
         lines.append(f"- Data Docs: {result.docs_uri}")
+    if result.pii_coverage:
+        lines.append(f"- PII gate: {_cell(result.pii_coverage)}")
     if result.curated_key:
         lines.append(f"- curated: `{result.curated_key}`")
     if result.schema_issues:
         lines += ["", "## Schema", ""]
         lines += [f"- {_cell(issue)}" for issue in result.schema_issues]
+    if result.read_notes:
+        lines += ["", "## Reading", ""]
+        lines += [f"- {_cell(note)}" for note in result.read_notes]
     if result.schema_notes:
         lines += ["", "## Schema drift (allowed by the contract)", ""]
         lines += [f"- {_cell(note)}" for note in result.schema_notes]

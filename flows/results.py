@@ -17,6 +17,7 @@ class SourceStatus(StrEnum):
     UNCHANGED = "unchanged"  # nothing new at the source, or same input and contract as the current version
     STOPPED = "stopped"  # a blocking rule failed: curated layer untouched
     FAILED = "failed"  # an error outside the contract (unreadable file, storage down, ...)
+    INTERRUPTED = "interrupted"  # SIGINT or SIGTERM came first: later steps never started
 
 
 class ExpectationLine(BaseModel):
@@ -45,8 +46,10 @@ class SourceResult(BaseModel):
     note: str | None = None  # what the connector extracted, e.g. "no new rows since watermark"
     schema_issues: list[str] = Field(default_factory=list)
     schema_notes: list[str] = Field(default_factory=list)  # schema drift the contract allows
+    read_notes: list[str] = Field(default_factory=list)  # files without data rows, malformed records
     docs_uri: str | None = None  # Great Expectations Data Docs of this run
     pii_findings: list[str] = Field(default_factory=list)  # column and kind of PII found in clear
+    pii_coverage: str | None = None  # what the PII gate read (rows, columns, NER samples) when it passed
     expectations: list[ExpectationLine] = Field(default_factory=list)
     masked_columns: dict[str, str] = Field(default_factory=dict)
     curated_version: int | None = None

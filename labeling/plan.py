@@ -13,6 +13,7 @@ re-scanned, so a plan cannot expose personal data in clear.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
@@ -22,7 +23,7 @@ from pydantic import Field, field_validator, model_validator
 
 from contracts.errors import CatalogError, UnknownNameError
 from contracts.model import COLUMN_PATTERN, DropRule, StrictModel
-from contracts.yamlio import read_yaml
+from contracts.yamlio import read_catalog_file, read_yaml
 from sources.catalog import parse_model
 from sources.passport import Slug, relative_path
 
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 
 PLAN_DIR = "labeling"
 MAX_CONFIG_BYTES = 256 * 1024
+MAX_GOLD_BYTES = 64 * 1024 * 1024
 # Label Studio's control tags whose result carries a label an annotator chose.
 CONTROL_TAGS = frozenset({"Choices", "Labels", "Rating", "Number", "Taxonomy", "TextArea"})
 _VARIABLE = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)$")
@@ -161,11 +163,9 @@ def _primary_key(source: Source) -> str | None:
     return unique[0] if len(unique) == 1 else None
 
 
-def _parse_config(path: Path) -> Element:
-    if path.stat().st_size > MAX_CONFIG_BYTES:
-        raise ValueError(f"label config is over {MAX_CONFIG_BYTES // 1024} KiB")
+def _parse_config(data: bytes) -> Element:
     try:
-        root: Element = ElementTree.fromstring(path.read_bytes(), forbid_dtd=True)  # defusedxml is untyped
+        root: Element = ElementTree.fromstring(data, forbid_dtd=True)  # defusedxml is untyped
     except ElementTree.ParseError as exc:
         raise ValueError(f"label config is not valid XML: {exc}") from exc
     except Exception as exc:  # defusedxml refuses entities and DTDs with its own exception types
@@ -198,11 +198,13 @@ def _check_config(plan: LabelingPlan, root: Element, document: YamlDocument) -> 
     return problems
 
 
-def _read_gold(path: Path, key: str) -> dict[str, str]:
+def _read_gold(path: Path, data: bytes, key: str) -> dict[str, str]:
+    import io
+
     import polars as pl
 
     try:
-        frame = pl.read_csv(path, infer_schema=False)
+        frame = pl.read_csv(io.BytesIO(data), infer_schema=False)
     except (OSError, pl.exceptions.PolarsError) as exc:
         raise ValueError(f"gold file {path.name} cannot be read: {exc}") from exc
     missing = [c for c in (key, "label") if c not in frame.columns]
@@ -249,12 +251,15 @@ def _resolve(
         )
     config_path = catalog.root / plan.label_config
     config = ""
-    if not config_path.is_file():
+    if not os.path.lexists(config_path):
         problems.append(document.problem(("label_config",), f"label config not found: {plan.label_config}"))
     else:
         try:
-            root = _parse_config(config_path)
-            config = config_path.read_text(encoding="utf-8")
+            data = read_catalog_file(config_path, root=catalog.root, limit=MAX_CONFIG_BYTES)
+            root = _parse_config(data)
+            config = data.decode("utf-8")
+        except CatalogError as exc:
+            problems.extend(exc.problems)
         except (ValueError, UnicodeDecodeError) as exc:
             problems.append(document.problem(("label_config",), str(exc)))
         else:
@@ -262,11 +267,15 @@ def _resolve(
     gold: dict[str, str] = {}
     if plan.gold is not None and key is not None:
         gold_path = catalog.root / plan.gold.path
-        if not gold_path.is_file():
+        if not os.path.lexists(gold_path):
             problems.append(document.problem(("gold", "path"), f"gold file not found: {plan.gold.path}"))
         else:
             try:
-                gold = _read_gold(gold_path, key)
+                gold = _read_gold(
+                    gold_path, read_catalog_file(gold_path, root=catalog.root, limit=MAX_GOLD_BYTES), key
+                )
+            except CatalogError as exc:
+                problems.extend(exc.problems)
             except ValueError as exc:
                 problems.append(document.problem(("gold", "path"), str(exc)))
     if problems or key is None:
@@ -287,7 +296,7 @@ def load_plans(catalog: Catalog) -> list[Plan]:
     titles: dict[str, Path] = {}
     for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
         try:
-            document = read_yaml(path)
+            document = read_yaml(path, root=catalog.root)
         except CatalogError as exc:
             problems.extend(exc.problems)
             continue

@@ -8,8 +8,11 @@ reported together.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -21,8 +24,6 @@ from contracts.yamlio import YamlDocument, read_yaml
 from sources.passport import Passport, relative_path
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from pydantic_core import ErrorDetails
 
 PASSPORT_DIR = "sources"
@@ -65,6 +66,7 @@ class Catalog:
 
 
 def _message(error: ErrorDetails) -> str:
+    """pydantic's message in catalog words, without the value that was refused (see `_without_input`)."""
     message = str(error["msg"])
     for prefix in ("Value error, ", "Assertion failed, "):
         message = message.removeprefix(prefix)
@@ -75,8 +77,26 @@ def _message(error: ErrorDetails) -> str:
     if error["type"] == "union_tag_invalid":
         ctx = error["ctx"]
         expected = str(ctx["expected_tags"]).replace("'", "")
-        return f"unknown {ctx['discriminator'].strip(chr(39))} '{ctx['tag']}': use one of {expected}"
-    return message
+        return f"unknown {ctx['discriminator'].strip(chr(39))}: use one of {expected}"
+    if message.startswith("value is not a valid email address") and ("'" in message or '"' in message):
+        return "value is not a valid email address"  # the reason quotes the characters it refused
+    return _without_input(message, error.get("input"))
+
+
+def _without_input(message: str, value: object) -> str:
+    """The message with the refused value taken out, should a validator have quoted it.
+
+    Catalog files may hold pasted secrets, and messages go to logs and CI output: they name fields
+    and positions only. Model-level errors (whose input is a whole mapping) name fields, not values.
+    """
+    if isinstance(value, bool) or not isinstance(value, str | int | float | date):
+        return message
+    text = value.isoformat() if isinstance(value, date) else str(value)
+    if not text.strip():
+        return message
+    for quoted in (f"'{text}'", f'"{text}"', repr(text)):
+        message = message.replace(f" {quoted}", "").replace(quoted, "")
+    return message.strip() or "invalid value"
 
 
 def parse_model(model: type[M], document: YamlDocument) -> tuple[M | None, list[Problem]]:
@@ -97,16 +117,21 @@ def parse_model(model: type[M], document: YamlDocument) -> tuple[M | None, list[
         return None, problems
 
 
-def _read(path: Path) -> tuple[YamlDocument | None, list[Problem]]:
+def _read(path: Path, root: Path | None) -> tuple[YamlDocument | None, list[Problem]]:
     try:
-        return read_yaml(path), []
+        return read_yaml(path, root=root), []
     except CatalogError as exc:
         return None, exc.problems
 
 
-def load_contract(path: Path, check: ContractCheck | None = None) -> tuple[Contract | None, list[Problem]]:
-    """Read and validate one contract file; `check` adds engine-level checks (e.g. GX arguments)."""
-    document, problems = _read(path)
+def load_contract(
+    path: Path, check: ContractCheck | None = None, *, root: Path | None = None
+) -> tuple[Contract | None, list[Problem]]:
+    """Read and validate one contract file; `check` adds engine-level checks (e.g. GX arguments).
+
+    With `root`, the file must resolve inside that catalog folder.
+    """
+    document, problems = _read(path, root)
     if document is None:
         return None, problems
     contract, problems = parse_model(Contract, document)
@@ -141,7 +166,7 @@ def load_catalog(root: Path, check: ContractCheck | None = None) -> Catalog:
     contracts: dict[Path, tuple[Contract | None, list[Problem]]] = {}
     first_seen: dict[str, Path] = {}
     for path in paths:
-        document, found = _read(path)
+        document, found = _read(path, root)
         problems.extend(found)
         if document is None:
             continue
@@ -158,12 +183,14 @@ def load_catalog(root: Path, check: ContractCheck | None = None) -> Catalog:
         contract_ref = passport.contract if passport is not None else _contract_ref(document)
         if contract_ref is None:
             continue
-        contract_path = (root / contract_ref).resolve()
-        if not contract_path.is_file():
+        contract_file = root / contract_ref
+        if not os.path.lexists(contract_file):
             problems.append(document.problem(("contract",), f"contract file not found: {contract_ref}"))
             continue
+        # Named as written (a symlink's target may lie outside the catalog); shared by resolved path.
+        contract_path = Path(os.path.realpath(contract_file))
         if contract_path not in contracts:
-            contracts[contract_path] = load_contract(contract_path, check)
+            contracts[contract_path] = load_contract(contract_file, check, root=root)
             problems.extend(contracts[contract_path][1])
         contract = contracts[contract_path][0]
         if passport is not None:

@@ -13,6 +13,7 @@ import contextlib
 import csv
 import json
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Literal
 
@@ -27,6 +28,7 @@ from sources.passport import (
     PostgresConnector,
     S3Connector,
 )
+from sources.records import RaggedRecord, ragged_records
 
 if TYPE_CHECKING:
     from sources.passport import Connector, S3Format
@@ -74,14 +76,69 @@ def read_frame(spec: Connector, paths: list[Path]) -> pl.DataFrame:
     CSV columns all come back as strings: typing is the contract's job, and a reader that guesses
     types would silently turn ids like ``007`` into ``7``. A PostgreSQL source arrives as the Parquet
     file its extract wrote; an S3 source as the objects it downloaded, in their declared format.
+    A CSV record with too few or too many fields raises, naming its file and line.
+    """
+    read = read_source(spec, paths)
+    if read.malformed:
+        first = read.malformed[0]
+        raise SourceReadError(first.file, first.line, first.reason)
+    return read.frame
+
+
+@dataclass(frozen=True)
+class MalformedRecord:
+    """A CSV record whose field count is not the header's: where it starts, and its fields as read."""
+
+    file: str
+    line: int
+    fields: int
+    expected: int
+    values: tuple[str, ...] = field(repr=False)  # for the quarantine only, never for messages
+
+    @property
+    def reason(self) -> str:
+        return f"record has {self.fields} fields, the first record has {self.expected}"
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class SourceFrame:
+    """What reading a source's files gave: the rows, the malformed records left out, and the files
+    that held no data row (a header-only CSV), named as the caller labelled them."""
+
+    frame: pl.DataFrame
+    malformed: list[MalformedRecord]
+    files_without_rows: list[str]
+
+
+def read_source(
+    spec: Connector, paths: list[Path], labels: list[str] | None = None, *, workdir: Path | None = None
+) -> SourceFrame:
+    """`read_frame` that hands back malformed CSV records instead of raising, so that the caller's
+    contract decides whether they block the source or are quarantined.
+
+    `labels` name the files in what is returned (the raw layer's copies are read under their original
+    names); by default each file's path. A file re-encoded to UTF-8 is written in `workdir` (the run's
+    private working folder, see `storage.workdir`) when given.
     """
     if not paths:
         raise ValueError("read_frame needs at least one file")
-    frames = [_read_one(spec, path) for path in paths]
-    return _concat(spec, paths, frames)
+    names = labels if labels is not None else [str(path) for path in paths]
+    frames: list[pl.DataFrame] = []
+    malformed: list[MalformedRecord] = []
+    for path, name in zip(paths, names, strict=True):
+        frame, ragged = _read_one(spec, path, workdir)
+        frames.append(frame)
+        malformed += [MalformedRecord(name, r.line, r.fields, frame.width, r.values) for r in ragged]
+    empty = [name for name, frame in zip(names, frames, strict=True) if frame.height == 0]
+    return SourceFrame(_concat(spec, paths, frames), malformed, empty)
 
 
-def _read_one(spec: Connector, path: Path) -> pl.DataFrame:
+def _read_one(
+    spec: Connector, path: Path, workdir: Path | None = None
+) -> tuple[pl.DataFrame, list[RaggedRecord]]:
     if not path.is_file():
         raise SourceReadError(path, None, "file not found")
     if path.stat().st_size == 0:
@@ -89,11 +146,11 @@ def _read_one(spec: Connector, path: Path) -> pl.DataFrame:
     match _file_format(spec):
         case "csv":
             assert isinstance(spec, CsvOptions)
-            return _read_csv(spec, path)
+            return _read_csv(spec, path, workdir)
         case "ndjson":
-            return _read_ndjson(path)
+            return _read_ndjson(path), []
         case "parquet":
-            return _read_parquet(path)
+            return _read_parquet(path), []
 
 
 def _file_format(spec: Connector) -> S3Format:
@@ -145,11 +202,13 @@ def _concat(spec: Connector, paths: list[Path], frames: list[pl.DataFrame]) -> p
 # --- CSV -------------------------------------------------------------------------------------------
 
 
-def _read_csv(spec: CsvOptions, path: Path) -> pl.DataFrame:
+def _read_csv(
+    spec: CsvOptions, path: Path, workdir: Path | None = None
+) -> tuple[pl.DataFrame, list[RaggedRecord]]:
     codec = codecs.lookup(spec.encoding).name
     if codec in NATIVE_CODECS:
         return _polars_csv(spec, path, origin=path)
-    with tempfile.TemporaryDirectory(prefix="lockgate-transcode-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="lockgate-transcode-", dir=workdir) as tmp:
         utf8 = Path(tmp) / "utf8.csv"
         transcode_to_utf8(path, codec, utf8)
         return _polars_csv(spec, utf8, origin=path)
@@ -211,37 +270,61 @@ def _encoding_error(
     )
 
 
-def _polars_csv(spec: CsvOptions, path: Path, origin: Path) -> pl.DataFrame:
-    """Parse a UTF-8 file with polars; `origin` is the file named in errors (before transcoding)."""
+def _polars_csv(spec: CsvOptions, path: Path, origin: Path) -> tuple[pl.DataFrame, list[RaggedRecord]]:
+    """Parse a UTF-8 file with polars; `origin` is the file named in errors (before transcoding).
+
+    Records with too few or too many fields are returned apart (their rows are not in the frame): polars
+    would pad the first with nulls and refuses the second, so a file it refuses is read again with
+    long records cut, and `sources.records` finds which records were padded or cut.
+    """
     null_values = list(spec.null_values)
-    frame: pl.DataFrame | None = None
-    # polars' message quotes the offending field: it is neither shown nor chained; on failure the file
-    # is re-scanned for a clean reason instead.
-    with contextlib.suppress(pl.exceptions.PolarsError):
-        frame = pl.read_csv(
-            path,
-            has_header=spec.header,
-            separator=spec.delimiter,
-            quote_char=spec.quote_char,
-            null_values=null_values or None,
-            empty_string_is_null="" in null_values,
-            infer_schema=False,
-            encoding="utf8",
-            glob=False,
-            with_column_names=None if spec.header else _numbered_columns,
-        )
+    empty_is_null = "" in null_values
+    # Null tokens are applied after the field counts are checked: they need the text the file holds.
+    frame = _parse_csv(spec, path, empty_is_null, truncate=False)
+    strict = frame is not None
+    if frame is None:
+        frame = _parse_csv(spec, path, empty_is_null, truncate=True)
     if frame is None:
         raise _csv_error(spec, path, origin)
     duplicated = [c for c in frame.columns if "_duplicated_" in c]
     if spec.header and duplicated:
         names = sorted({c.split("_duplicated_")[0] for c in duplicated})
         raise SourceReadError(origin, 1, f"header names a column more than once: {', '.join(names)}")
+    ragged = ragged_records(spec, path, frame, strict=strict)
+    if ragged is None or not (strict or ragged):  # polars refused the file for another reason
+        raise _csv_error(spec, path, origin)
+    if ragged:
+        frame = frame.filter(~pl.int_range(pl.len()).is_in([r.row for r in ragged]))
+    tokens = [value for value in null_values if value]
+    if tokens:
+        frame = frame.with_columns(
+            pl.when(pl.col(c).is_in(tokens)).then(None).otherwise(pl.col(c)).alias(c) for c in frame.columns
+        )
     # Like Python's csv module and pandas, a blank line is not a record; polars 2.1 yields an all-null
     # row for it (typically a trailing empty line left by an editor). Filtering copies every column,
     # so the frame is filtered only when it holds such a row (measured: a second copy of the whole
     # 5M-row benchmark table, ≈1.5 GB, for nothing).
     blank = frame.select(pl.all_horizontal(pl.all().is_null()).alias("blank")).to_series()
-    return frame.filter(~blank) if blank.any() else frame
+    return (frame.filter(~blank) if blank.any() else frame), ragged
+
+
+def _parse_csv(spec: CsvOptions, path: Path, empty_is_null: bool, *, truncate: bool) -> pl.DataFrame | None:
+    """polars' reading, or None when it fails: its message quotes the offending field, so it is neither
+    shown nor chained; the caller re-scans the file for a clean reason instead."""
+    with contextlib.suppress(pl.exceptions.PolarsError):
+        return pl.read_csv(
+            path,
+            has_header=spec.header,
+            separator=spec.delimiter,
+            quote_char=spec.quote_char,
+            empty_string_is_null=empty_is_null,
+            infer_schema=False,
+            encoding="utf8",
+            glob=False,
+            truncate_ragged_lines=truncate,
+            with_column_names=None if spec.header else _numbered_columns,
+        )
+    return None
 
 
 def _numbered_columns(names: list[str]) -> list[str]:

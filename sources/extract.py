@@ -33,6 +33,9 @@ def extract(
 ) -> Extraction:
     """Bring what is new at the source into local files (under `workdir` when they must be fetched).
 
+    `workdir` should be a private working folder (`storage.workdir`): what is fetched there is the
+    source's data, unmasked, so it is written owner-only and never to the system temporary folder.
+
     `state` is what the previous successful run returned (None on the first run, or for file
     connectors, which always deliver their files as they are). `postgres` holds the configured
     PostgreSQL connection strings by name (``Settings.postgres``; a Prefect Secret block is the
@@ -41,12 +44,12 @@ def extract(
     if isinstance(spec, PostgresConnector):
         from sources.postgres import extract_postgres
 
-        workdir.mkdir(parents=True, exist_ok=True)
+        workdir.mkdir(mode=0o700, parents=True, exist_ok=True)
         return extract_postgres(spec, state, workdir, postgres)
     if isinstance(spec, S3Connector):
         from sources.s3prefix import extract_s3
 
-        workdir.mkdir(parents=True, exist_ok=True)
+        workdir.mkdir(mode=0o700, parents=True, exist_ok=True)
         return extract_s3(spec, state, workdir)
     files = resolve_files(spec, catalog_root)
     return Extraction(files=files, description=f"{len(files)} file(s) matching {spec.path}")

@@ -73,9 +73,10 @@ def scan_local_file(
 ) -> ScanReport:
     """Which columns of a local file hold which kinds of personal data, with row counts; never values.
 
-    Larger files are scanned on a uniform sample of `sample_rows` rows (default: the scanner's).
+    Every row is read unless `sample_rows` asks for a uniform sample of that many (faster on a large
+    file, at the cost of missing rare kinds: the report says how rare).
     """
     from contracts.pii import scan_frame
 
     frame = read_local_file(path, delimiter=delimiter, encoding=encoding)
-    return scan_frame(frame) if sample_rows is None else scan_frame(frame, sample_rows=sample_rows)
+    return scan_frame(frame, sample_rows=sample_rows)

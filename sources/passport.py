@@ -7,6 +7,7 @@ storage reads sensitivity from here, never from code.
 
 from __future__ import annotations
 
+import codecs
 import re
 from datetime import date, datetime
 from enum import StrEnum
@@ -31,9 +32,7 @@ SLUG_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 def _slug(value: str) -> str:
     if not SLUG_RE.fullmatch(value):
-        raise ValueError(
-            f"'{value}' is not a slug: use a-z, 0-9 and '_', start with a letter, at most 63 characters"
-        )
+        raise ValueError("not a slug: use a-z, 0-9 and '_', start with a letter, at most 63 characters")
     return value
 
 
@@ -77,25 +76,38 @@ def relative_path(value: str) -> str:
     return value
 
 
+def _decodes(codec: codecs.CodecInfo) -> bool:
+    """False for a codec that refuses every input (Python's ``undefined``)."""
+    try:
+        codec.incrementaldecoder().decode(b"", final=True)
+    except UnicodeError:
+        return False
+    return True
+
+
 class CsvOptions(StrictModel):
     """How delimited text is written; shared by every connector that can deliver CSV."""
 
     delimiter: str = Field(",", min_length=1, max_length=1)
     header: bool = True
-    encoding: str = Field("utf-8", description="Any Python codec name, e.g. utf-8, cp1251.")
+    encoding: str = Field("utf-8", description="A Python text codec name, e.g. utf-8, cp1251.")
     quote_char: str | None = Field('"', max_length=1)
     null_values: list[str] = Field(default_factory=lambda: [""])
 
     @field_validator("encoding")
     @classmethod
-    def _known_encoding(cls, value: str) -> str:
-        import codecs
-
+    def _text_encoding(cls, value: str) -> str:
+        """A codec that turns bytes into text: Python also has bytes-to-bytes ones (zlib_codec,
+        base64) and text-to-text ones (rot13) that would pass a plain lookup and fail the run."""
         try:
-            codecs.lookup(value)
+            codec = codecs.lookup(value.strip())
         except LookupError as exc:
-            raise ValueError(f"unknown text encoding '{value}'") from exc
-        return value
+            raise ValueError("unknown text encoding: use a codec name such as utf-8 or cp1251") from exc
+        if not codec._is_text_encoding or not _decodes(codec):
+            raise ValueError(
+                "not a text encoding (a binary or text transform): use one such as utf-8 or cp1251"
+            )
+        return codec.name
 
 
 CSV_OPTIONS = tuple(CsvOptions.model_fields)
@@ -161,7 +173,7 @@ class Incremental(StrictModel):
     @classmethod
     def _column_name(cls, value: str) -> str:
         if not PG_COLUMN_RE.fullmatch(value):
-            raise ValueError(f"'{value}' is not a column name: letters, digits, '_' or '$', at most 63")
+            raise ValueError("not a column name: letters, digits, '_' or '$', at most 63")
         return value
 
     @field_validator("initial", mode="before")
@@ -223,7 +235,7 @@ class PostgresConnector(StrictModel):
     def _table_name(cls, value: str | None) -> str | None:
         if value is not None and not PG_TABLE_RE.fullmatch(value):
             raise ValueError(
-                f"'{value}' is not a schema-qualified table name such as public.orders "
+                "not a schema-qualified table name such as public.orders "
                 "(names are taken as stored: case-sensitive, no quotes)"
             )
         return value
@@ -343,7 +355,7 @@ class Passport(StrictModel):
             return value
         if len(value.split()) != 5 or not croniter.is_valid(value):
             raise ValueError(
-                f"'{value}' is neither one of {', '.join(FREQUENCY_CRON)} nor a valid 5-field cron expression"
+                f"neither one of {', '.join(FREQUENCY_CRON)} nor a valid 5-field cron expression"
             )
         return value
 

@@ -43,6 +43,7 @@ from contracts.errors import SecretUnavailable
 from contracts.secrets import read_prefect_secret
 from sources.errors import SourceReadError
 from sources.extraction import Extraction
+from storage.workdir import private_file
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -417,6 +418,7 @@ def extract_postgres(
                 if spec.incremental is not None:
                     index = schema.get_field_index(spec.incremental.column)
                     tracker = _Watermark(spec.incremental.column, index, previous, seen)
+                private_file(path).close()  # owner-only from the first byte; the writer keeps the mode
                 with pq.ParquetWriter(path, schema, compression="zstd") as writer:
                     while rows := cursor.fetchmany(spec.batch_rows):
                         if tracker is not None:

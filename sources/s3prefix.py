@@ -30,6 +30,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from sources.errors import SourceReadError
 from sources.extraction import Extraction
 from storage.s3 import make_s3_client
+from storage.workdir import private_file
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -194,7 +195,7 @@ def download(client: S3Client, spec: S3Connector, obj: S3Object, path: Path) -> 
     failure: str | None = None
     try:
         body = client.get_object(Bucket=spec.bucket, Key=obj.key, IfMatch=obj.etag)["Body"]
-        with path.open("wb") as out:
+        with private_file(path) as out:
             for chunk in body.iter_chunks(CHUNK_BYTES):
                 out.write(chunk)
     except (ClientError, BotoCoreError) as exc:

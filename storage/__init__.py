@@ -9,8 +9,11 @@ Every key is built in :mod:`storage.layout`, so the shape of the lake is written
     curated/<source>/v000001/_version.json               what made it: inputs, contract, masking, checksum
     curated/<source>/_current.json                       the pointer readers follow; moved last
     curated/<source>/_events/<UTC stamp>-<v>-<action>.json   one immutable object per pointer move
+    curated/<source>/_claims/v000001.json                a version number taken, never to be reused
+    curated/<source>/_verified.json                      data files last verified, by size and identity
     state/<source>/state.json                            connector state the next extract starts from
     state/<source>/history/<run_id>.json                 every committed state, to see and restore
+    .lockgate/work/run-<random>/                         working files of a live run (owner-only, local lake)
 
 Why each piece is shaped as it is:
 

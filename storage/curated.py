@@ -5,18 +5,10 @@ so a reader following the pointer never sees a half-written version, and a rollb
 write. Versions are claimed with create-if-absent writes, so two concurrent publishers of the same
 source cannot overwrite each other: the loser gets an error and its task retries on the next number.
 
-History. Every pointer move is also kept as its own immutable object,
-``curated/<source>/_events/<UTC timestamp>-<version>-<action>.json`` (:class:`CurrentChange`), and the
-pointer names the event that explains it. The two actions write in opposite orders, on purpose:
-
-* ``rollback`` (an operator's :func:`set_current` / :func:`rollback`): event first, then pointer. A
-  human moving what every consumer reads must never go unrecorded; if the pointer write then fails,
-  the caller gets the error and :func:`history` marks that event ``applied=False`` (the pointer does
-  not name it and the next move starts from the old version).
-* ``publish``: pointer first, then event. A publish event must never describe a version that did not
-  become current (an orphan from a crash before the pointer, which readers skip). If the event write
-  fails after the pointer moved, publish raises; the retry finds the version current, unchanged, and
-  writes the missing event from the pointer, which carries everything the event holds.
+The pointer and its history of moves (one immutable event per move) live in :mod:`storage.pointer`.
+Data is verified against the checksum in its ``_version.json`` before it is served or trusted as
+unchanged (:mod:`storage.integrity`): a current version whose data changed behind Lockgate's back is
+published again from the same input rather than reported "unchanged".
 
 Publishing compares only with the *current* version. After a rollback, input identical to the current
 version returns it unchanged; input identical to a newer, rolled-back version makes a new version
@@ -27,23 +19,27 @@ rejected bytes, each run publishes them again: stopping that belongs upstream or
 Crash recovery. A publish that dies after writing a complete version but before the pointer leaves a
 version that was never current. The next publish of the same input adopts it (same inputs, same
 Parquet checksum, stored bytes verified) instead of writing a duplicate; any other orphan, complete or
-not, is skipped and its number never reused.
+not, is skipped. Numbers are never reused: each is claimed under ``_claims/`` before anything is
+written in its folder, and the claim outlives the folder if ``lockgate lake check`` removes it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import json
 import logging
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Literal, TypedDict
+from typing import TYPE_CHECKING, TypedDict
 
 import polars as pl
 from pydantic import BaseModel, Field
 
 from storage import layout
-from storage.errors import ObjectNotFound, StorageError, UnknownVersion
+from storage.errors import CorruptMetadata, IntegrityError, ObjectNotFound, StorageError, UnknownVersion
+from storage.integrity import open_existing, record_written, verify_object
 from storage.layout import is_s3
+from storage.pointer import CurrentChange, Pointer, history, move_pointer, read_pointer, record_missing_event
 from storage.tags import access_tags
 
 if TYPE_CHECKING:
@@ -51,9 +47,6 @@ if TYPE_CHECKING:
 
 _log = logging.getLogger(__name__)
 _CHUNK = 1024 * 1024
-_EVENT_TRIES = 5
-
-Action = Literal["publish", "rollback"]
 
 
 class CuratedVersion(BaseModel):
@@ -95,51 +88,6 @@ class CuratedVersion(BaseModel):
         )
 
 
-class CurrentChange(BaseModel):
-    """One move of the current pointer, stored as its own immutable object under ``_events/``.
-
-    ``run_id`` is the publishing run, or whoever moved the pointer by hand when they said so.
-    ``applied`` is not stored: :func:`history` works it out (False for a rollback whose pointer write
-    failed after its event was recorded).
-    """
-
-    source: str
-    action: Action
-    from_version: int | None
-    to_version: int
-    run_id: str | None = None
-    reason: str
-    at: datetime
-    key: str = Field(default="", exclude=True)
-    applied: bool | None = Field(default=None, exclude=True)
-
-    def describe(self) -> str:
-        """One line for people: what moved, from where to where, by which run, and why."""
-        was = f"v{self.from_version}" if self.from_version is not None else "none"
-        text = f"{self.action} {was} → v{self.to_version}"
-        if self.run_id:
-            text += f" (run {self.run_id})"
-        if self.reason and self.reason != self.action:
-            text += f": {self.reason}"
-        if self.applied is False:
-            text += " [not applied: the pointer write failed]"
-        return text
-
-
-class _Pointer(BaseModel):
-    """``_current.json``. Only ``version`` is needed to read; the rest explains the move and lets a
-    later publish rewrite a lost event. Pointers from before events existed lack those fields."""
-
-    version: int
-    data_key: str
-    updated_at: datetime
-    reason: str
-    action: Action | None = None
-    from_version: int | None = None
-    run_id: str | None = None
-    event: str | None = None
-
-
 class _Classification(TypedDict):
     """The classification keyword arguments of `access_tags`."""
 
@@ -173,23 +121,31 @@ def publish(
 ) -> CuratedVersion:
     """Publish frame as the source's next version and make it current; idempotent for unchanged input.
 
-    If the current version came from the same raw checksums, contract id+version and masking, it is
-    returned as is and nothing is written (its run_id is the earlier run's, which is how callers tell).
-    Only the current version is compared; see the module docstring for why a rolled-back version with
-    the same input is not reused. ``sensitivity`` and ``pii`` become the access tags of every object
-    written (see :mod:`storage.tags`). ``attachments`` are small files stored in the version's folder
-    next to the data, before its description, so a version that became current has all of them.
+    If the current version came from the same raw checksums, contract id+version and masking, and its
+    data still matches its recorded checksum, it is returned as is and nothing is written (its run_id
+    is the earlier run's, which is how callers tell). If its data no longer matches, the same input is
+    published again as a new version, recorded with reason "republish". Only the current version is
+    compared; see the module docstring for why a rolled-back version with the same input is not reused.
+    ``sensitivity`` and ``pii`` become the access tags of every object written (see
+    :mod:`storage.tags`). ``attachments`` are small files stored in the version's folder next to the
+    data, before its description, so a version that became current has all of them.
     """
     data_tags = access_tags("curated", source, sensitivity=sensitivity, pii=pii)
     meta_tags = access_tags("meta", source, sensitivity=sensitivity, pii=pii)
-    pointer = _read_pointer(store, source)
+    pointer = read_pointer(store, source)
     if pointer is not None:
-        _record_missing_event(store, source, pointer, meta_tags)
+        record_missing_event(store, source, pointer, meta_tags)
     current = _pointed_version(store, source, pointer)
+    reason = "publish"
     if current is not None and current.same_inputs(
         input_sha256, contract_id, contract_version, masked_columns
     ):
-        return current
+        try:
+            verify_version(store, current)
+            return current
+        except IntegrityError as exc:
+            _log.warning("%s; publishing the same input again", exc)
+            reason = f"republish: v{current.version}'s data no longer matched its checksum"
 
     buffer = io.BytesIO()
     frame.write_parquet(buffer, compression="zstd")
@@ -205,7 +161,7 @@ def publish(
         inputs=(input_sha256, contract_id, contract_version, masked_columns),
     )
     if meta is None:
-        version = _next_version(source, keys)
+        version = _next_version(source, keys, pointer)
         meta = CuratedVersion(
             source=source,
             version=version,
@@ -224,37 +180,64 @@ def publish(
             pii=data_tags["pii"] == "true",
             attachments=sorted(attachments or {}),
         )
-        attached = {
-            layout.curated_attachment_key(source, version, name): content
-            for name, content in sorted((attachments or {}).items())
-        }
-        # Data first, then its description, each only if the slot is free: a concurrent publisher that
-        # picked the same number fails here instead of replacing what the other one wrote.
-        if not store.put_bytes_if_absent(meta.data_key, data, tags=data_tags):
-            raise StorageError(
-                f"curated version slot {meta.data_key!r} was taken concurrently; retry the publish"
-            )
-        for key, content in attached.items():
-            if not store.put_bytes_if_absent(key, content, tags=data_tags):
-                raise StorageError(f"curated attachment {key!r} was written concurrently; retry the publish")
-        meta_key = layout.curated_meta_key(source, version)
-        if not store.put_bytes_if_absent(meta_key, meta.model_dump_json(indent=2).encode(), tags=meta_tags):
-            raise StorageError(f"curated version {meta_key!r} was written concurrently; retry the publish")
-    _move_pointer(
+        _write_version(store, meta, data, attachments or {}, data_tags, meta_tags)
+    move_pointer(
         store,
-        meta,
+        source,
+        meta.version,
+        meta.data_key,
         action="publish",
         from_version=current.version if current is not None else None,
         run_id=run_id,
-        reason="publish",
+        reason=reason,
         tags=meta_tags,
     )
     return meta
 
 
-def _next_version(source: str, keys: list[str]) -> int:
-    """One past the highest version directory seen, complete or not, so a crashed attempt is never reused."""
-    numbers = [layout.version_of(source, key) for key in keys]
+def _write_version(
+    store: ObjectStore,
+    meta: CuratedVersion,
+    data: bytes,
+    attachments: dict[str, bytes],
+    data_tags: dict[str, str],
+    meta_tags: dict[str, str],
+) -> None:
+    """Claim the number, then data, attachments and last the description, each only if the slot is free:
+    a concurrent publisher that picked the same number fails here instead of replacing the other's."""
+    source, version = meta.source, meta.version
+    claim = {"source": source, "version": version, "run_id": meta.run_id, "at": meta.created_at.isoformat()}
+    if not store.put_bytes_if_absent(
+        layout.claim_key(source, version), json.dumps(claim).encode(), tags=meta_tags
+    ):
+        raise StorageError(
+            f"curated version {version} of {source!r} was claimed concurrently; retry the publish"
+        )
+    if not store.put_bytes_if_absent(meta.data_key, data, tags=data_tags):
+        raise StorageError(
+            f"curated version slot {meta.data_key!r} was taken concurrently; retry the publish"
+        )
+    record_written(store, source, meta.data_key, sha256=meta.sha256, tags=meta_tags)
+    for name, content in sorted(attachments.items()):
+        key = layout.curated_attachment_key(source, version, name)
+        if not store.put_bytes_if_absent(key, content, tags=data_tags):
+            raise StorageError(f"curated attachment {key!r} was written concurrently; retry the publish")
+    meta_key = layout.curated_meta_key(source, version)
+    if not store.put_bytes_if_absent(meta_key, meta.model_dump_json(indent=2).encode(), tags=meta_tags):
+        raise StorageError(f"curated version {meta_key!r} was written concurrently; retry the publish")
+
+
+def _next_version(source: str, keys: list[str], pointer: Pointer | None) -> int:
+    """One past the highest number any version folder, claim, event or the pointer ever named, so a
+    crashed attempt's number (even one whose folder was since removed) is never reused."""
+    numbers = [
+        layout.version_of(source, key)
+        or layout.claim_version(source, key)
+        or layout.event_version(source, key)
+        for key in keys
+    ]
+    if pointer is not None:
+        numbers.append(pointer.version)
     return max((n for n in numbers if n is not None), default=0) + 1
 
 
@@ -262,7 +245,7 @@ def _adoptable_orphan(
     store: ObjectStore,
     source: str,
     keys: list[str],
-    pointer: _Pointer | None,
+    pointer: Pointer | None,
     *,
     sha256: str,
     inputs: tuple[list[str], str, str, dict[str, str]],
@@ -273,11 +256,7 @@ def _adoptable_orphan(
     an operator rolled away from is never picked up again by a publish. Its stored bytes are re-hashed
     before adoption: its description alone does not prove the data object was written whole.
     """
-    complete = sorted(
-        number
-        for key in keys
-        if key.endswith("/" + layout.VERSION_FILE) and (number := layout.version_of(source, key)) is not None
-    )
+    complete = _complete_numbers(source, keys)
     if not complete:
         return None
     named = [layout.event_version(source, key) for key in keys]
@@ -287,7 +266,7 @@ def _adoptable_orphan(
         return None
     try:
         meta = _read_version(store, source, complete[-1])
-    except ObjectNotFound:
+    except (ObjectNotFound, CorruptMetadata):
         return None
     if meta.sha256 != sha256 or not meta.same_inputs(*inputs):
         return None
@@ -301,122 +280,60 @@ def _adoptable_orphan(
     return meta if digest.hexdigest() == meta.sha256 else None
 
 
-def _move_pointer(
-    store: ObjectStore,
-    meta: CuratedVersion,
-    *,
-    action: Action,
-    from_version: int | None,
-    run_id: str | None,
-    reason: str,
-    tags: dict[str, str],
-) -> None:
-    """Move readers to meta's version and record the move; the write order per action is explained in
-    the module docstring. The pointer is the only curated object ever overwritten: one small put."""
-    change = CurrentChange(
-        source=meta.source,
-        action=action,
-        from_version=from_version,
-        to_version=meta.version,
-        run_id=run_id,
-        reason=reason,
-        at=datetime.now(UTC),
+def _complete_numbers(source: str, keys: list[str]) -> list[int]:
+    """Versions with a ``_version.json``, ascending."""
+    return sorted(
+        number
+        for key in keys
+        if key.endswith("/" + layout.VERSION_FILE) and (number := layout.version_of(source, key)) is not None
     )
-    pointer_key = layout.current_pointer_key(meta.source)
-    if action == "rollback":
-        change = _write_new_event(store, change, tags)
-        store.put_bytes(pointer_key, _pointer_bytes(meta, change), tags=tags)
-        return
-    change.key = layout.event_key(meta.source, change.at, change.to_version, change.action)
-    store.put_bytes(pointer_key, _pointer_bytes(meta, change), tags=tags)
-    try:
-        store.put_bytes_if_absent(change.key, change.model_dump_json(indent=2).encode(), tags=tags)
-    except StorageError as exc:
-        raise StorageError(
-            f"version {meta.version} of {meta.source!r} is current, but its history event {change.key!r} "
-            "could not be written; publishing again records it"
-        ) from exc
 
 
-def _pointer_bytes(meta: CuratedVersion, change: CurrentChange) -> bytes:
-    pointer = _Pointer(
-        version=meta.version,
-        data_key=meta.data_key,
-        updated_at=change.at,
-        reason=change.reason,
-        action=change.action,
-        from_version=change.from_version,
-        run_id=change.run_id,
-        event=change.key,
-    )
-    return pointer.model_dump_json(indent=2).encode()
-
-
-def _write_new_event(store: ObjectStore, change: CurrentChange, tags: dict[str, str]) -> CurrentChange:
-    """Store the event under a fresh key; a clash (same microsecond, version and action) takes a new
-    timestamp rather than replacing a recorded event."""
-    for _ in range(_EVENT_TRIES):
-        key = layout.event_key(change.source, change.at, change.to_version, change.action)
-        if store.put_bytes_if_absent(key, change.model_dump_json(indent=2).encode(), tags=tags):
-            return change.model_copy(update={"key": key})
-        change = change.model_copy(update={"at": datetime.now(UTC)})
-    raise StorageError(f"could not find a free history key for {change.source!r} version {change.to_version}")
-
-
-def _record_missing_event(store: ObjectStore, source: str, pointer: _Pointer, tags: dict[str, str]) -> None:
-    """Write the event a pointer names if it is missing (a publish that died between the two writes)."""
-    if pointer.event is None or store.exists(pointer.event):
-        return
-    change = CurrentChange(
-        source=source,
-        action=pointer.action or "publish",
-        from_version=pointer.from_version,
-        to_version=pointer.version,
-        run_id=pointer.run_id,
-        reason=pointer.reason,
-        at=pointer.updated_at,
-    )
-    store.put_bytes_if_absent(pointer.event, change.model_dump_json(indent=2).encode(), tags=tags)
-
-
-def _read_pointer(store: ObjectStore, source: str) -> _Pointer | None:
-    key = layout.current_pointer_key(source)
-    try:
-        raw = store.get_bytes(key)
-    except ObjectNotFound:
-        return None
-    try:
-        return _Pointer.model_validate_json(raw)
-    except ValueError as exc:
-        raise StorageError(f"{key!r} is not a valid current-version pointer") from exc
-
-
-def _pointed_version(store: ObjectStore, source: str, pointer: _Pointer | None) -> CuratedVersion | None:
+def _pointed_version(store: ObjectStore, source: str, pointer: Pointer | None) -> CuratedVersion | None:
     if pointer is None:
         return None
     try:
         return _read_version(store, source, pointer.version)
-    except ObjectNotFound as exc:
+    except ObjectNotFound:
         key = layout.current_pointer_key(source)
-        raise StorageError(f"{key!r} points to missing version {pointer.version} of {source!r}") from exc
+        raise CorruptMetadata(
+            f"{key!r} points to missing version {pointer.version} of {source!r}; "
+            "`lockgate lake check --repair` rewrites it"
+        ) from None
 
 
 def _read_version(store: ObjectStore, source: str, version: int) -> CuratedVersion:
-    return CuratedVersion.model_validate_json(store.get_bytes(layout.curated_meta_key(source, version)))
+    key = layout.curated_meta_key(source, version)
+    raw = store.get_bytes(key)
+    try:
+        meta = CuratedVersion.model_validate_json(raw)
+    except ValueError:
+        meta = None
+    if meta is None or (meta.source, meta.version) != (source, version):
+        raise CorruptMetadata(f"{key!r} is not a valid description of version {version} of {source!r}")
+    return meta
+
+
+def read_version(store: ObjectStore, source: str, version: int) -> CuratedVersion:
+    """One version's description: `ObjectNotFound` if absent, `CorruptMetadata` if unreadable."""
+    return _read_version(store, source, version)
+
+
+def verify_version(store: ObjectStore, meta: CuratedVersion) -> bool:
+    """Raise `IntegrityError` unless the version's data still has its recorded size and sha256 (True
+    when it had to be hashed, False when unchanged since the last verified read)."""
+    tags = access_tags("meta", meta.source, **_classification(meta, None, None))
+    return verify_object(store, meta.source, meta.data_key, sha256=meta.sha256, size=meta.bytes, tags=tags)
 
 
 def current_version(store: ObjectStore, source: str) -> CuratedVersion | None:
     """The version readers should use, or None before the first publish."""
-    return _pointed_version(store, source, _read_pointer(store, source))
+    return _pointed_version(store, source, read_pointer(store, source))
 
 
 def list_versions(store: ObjectStore, source: str) -> list[CuratedVersion]:
     """Every complete version (one with its ``_version.json``), oldest first."""
-    numbers = sorted(
-        number
-        for key in store.list(layout.curated_prefix(source))
-        if key.endswith("/" + layout.VERSION_FILE) and (number := layout.version_of(source, key)) is not None
-    )
+    numbers = _complete_numbers(source, store.list(layout.curated_prefix(source)))
     return [_read_version(store, source, n) for n in numbers]
 
 
@@ -430,26 +347,32 @@ def set_current(
     sensitivity: str | None = None,
     pii: bool | None = None,
 ) -> CuratedVersion:
-    """Point readers at an existing version (a rollback or roll-forward); the versions stay untouched.
+    """Point readers at an existing, intact version (a rollback, roll-forward or repair); versions stay
+    untouched.
 
     The move is recorded as a ``rollback`` event before the pointer moves (whichever direction: the
     event's from/to versions say which). Pointing at the version that is already current changes and
-    records nothing. The pointer and event are tagged like the target version unless told otherwise.
+    records nothing. A pointer that cannot be read is replaced (the move is recorded from "none"), so
+    an operator can repair it by naming a version. A version whose data no longer matches its checksum
+    is refused. The pointer and event are tagged like the target version unless told otherwise.
     """
     try:
         meta = _read_version(store, source, version)
-    except (ObjectNotFound, ValueError):
-        known = [v.version for v in list_versions(store, source)]
+    except (ObjectNotFound, ValueError):  # ValueError: a number no version can have
+        known = _complete_numbers(source, store.list(layout.curated_prefix(source)))
         raise UnknownVersion(
             f"{source!r} has no version {version}; known versions: {', '.join(map(str, known)) or 'none'}"
         ) from None
-    pointer = _read_pointer(store, source)
+    verify_version(store, meta)
+    pointer, _problem = pointer_or_problem(store, source)
     if pointer is not None and pointer.version == version:
         _log.info("version %d of %r is already current; nothing changed", version, source)
         return meta
-    _move_pointer(
+    move_pointer(
         store,
-        meta,
+        source,
+        meta.version,
+        meta.data_key,
         action="rollback",
         from_version=pointer.version if pointer is not None else None,
         run_id=run_id,
@@ -457,6 +380,16 @@ def set_current(
         tags=access_tags("meta", source, **_classification(meta, sensitivity, pii)),
     )
     return meta
+
+
+def pointer_or_problem(store: ObjectStore, source: str) -> tuple[Pointer | None, str | None]:
+    """The pointer if it names a readable version, else None and why not (None, None before a publish)."""
+    try:
+        pointer = read_pointer(store, source)
+        _pointed_version(store, source, pointer)
+    except CorruptMetadata as exc:
+        return None, str(exc)
+    return pointer, None
 
 
 def rollback(
@@ -475,43 +408,13 @@ def rollback(
     return set_current(store, source, to_version, reason=reason, run_id=run_id)
 
 
-def history(store: ObjectStore, source: str) -> list[CurrentChange]:
-    """Every recorded pointer move of the source, oldest first, each marked applied or not.
-
-    A publish event is written after its pointer, so it always happened. A rollback event is written
-    first; it took effect if the next move started from its version, or, for the latest event, if the
-    pointer names it.
-    """
-    changes: list[CurrentChange] = []
-    for key in store.list(layout.events_prefix(source)):
-        if layout.event_version(source, key) is None:
-            continue
-        try:
-            change = CurrentChange.model_validate_json(store.get_bytes(key))
-        except ObjectNotFound:
-            continue
-        changes.append(change.model_copy(update={"key": key}))
-    changes.sort(key=lambda c: (c.at, c.key))
-    pointer = _read_pointer(store, source)
-    for i, change in enumerate(changes):
-        if change.action == "publish":
-            change.applied = True
-        elif i + 1 < len(changes):
-            change.applied = changes[i + 1].from_version == change.to_version
-        elif pointer is None:
-            change.applied = False
-        else:
-            change.applied = (
-                pointer.event == change.key if pointer.event else pointer.version == change.to_version
-            )
-    return changes
-
-
 def read_current(store: ObjectStore, source: str) -> pl.DataFrame:
-    """The current version's data; local lakes are read in place, S3 objects through memory."""
+    """The current version's data, verified first; local lakes are read in place, S3 objects through
+    memory."""
     meta = current_version(store, source)
     if meta is None:
         raise ObjectNotFound(layout.current_pointer_key(source))
+    verify_version(store, meta)
     uri = store.uri(meta.data_key)
     if is_s3(uri):
         return pl.read_parquet(io.BytesIO(store.get_bytes(meta.data_key)))
@@ -525,17 +428,30 @@ class DatasetVersions(BaseModel):
     versions: list[CuratedVersion]  # oldest first
     current: int | None  # the version readers follow, None before the first publish
     history: list[CurrentChange]  # every pointer move, oldest first
+    problem: str | None = None  # why the current version must not be served (its data changed)
 
 
 def dataset_versions(store: ObjectStore, source: str) -> DatasetVersions:
-    """A dataset's complete versions, which one is current, and every recorded pointer move."""
+    """A dataset's complete versions, which one is current (its data verified), and every pointer move."""
     current = current_version(store, source)
+    problem = None
+    if current is not None:
+        try:
+            verify_version(store, current)
+        except IntegrityError as exc:
+            problem = f"{exc}; `lockgate run` publishes it again, `lockgate lake check` lists all problems"
     return DatasetVersions(
         source=source,
         versions=list_versions(store, source),
         current=current.version if current is not None else None,
         history=history(store, source),
+        problem=problem,
     )
+
+
+def lake_versions(lake: str, source: str) -> DatasetVersions:
+    """`dataset_versions` of a lake that must already exist (reading never creates one)."""
+    return dataset_versions(open_existing(lake), source)
 
 
 __all__ = [
@@ -545,9 +461,13 @@ __all__ = [
     "current_version",
     "dataset_versions",
     "history",
+    "lake_versions",
     "list_versions",
+    "pointer_or_problem",
     "publish",
     "read_current",
+    "read_version",
     "rollback",
     "set_current",
+    "verify_version",
 ]

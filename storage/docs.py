@@ -20,9 +20,20 @@ if TYPE_CHECKING:
 def publish_docs(
     store: ObjectStore, source: str, run_id: str, site: Path, *, sensitivity: str | None = None
 ) -> str:
-    """Upload a rendered Data Docs folder; returns the URI of its index page."""
+    """Upload a rendered Data Docs folder; returns the URI of its index page.
+
+    An upload that fails half-way (a full disk) removes what it uploaded: no half report stays.
+    """
     prefix = layout.docs_prefix(source, run_id)
     tags = access_tags("meta", source, sensitivity=sensitivity, pii=False)
-    for path in sorted(p for p in site.rglob("*") if p.is_file()):
-        store.put_file(prefix + path.relative_to(site).as_posix(), path, tags=tags)
+    uploaded: list[str] = []
+    try:
+        for path in sorted(p for p in site.rglob("*") if p.is_file()):
+            key = prefix + path.relative_to(site).as_posix()
+            store.put_file(key, path, tags=tags)
+            uploaded.append(key)
+    except Exception:
+        for key in uploaded:
+            store.delete(key)
+        raise
     return store.uri(prefix + "index.html")

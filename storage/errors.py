@@ -50,6 +50,22 @@ class UnknownVersion(StorageError):  # noqa: N818
     """A version number that was never published for the source."""
 
 
+class LakeNotFound(StorageError):  # noqa: N818 - reads better at call sites
+    """A read command named a local lake folder that does not exist (reads never create one)."""
+
+
+class CorruptMetadata(StorageError):  # noqa: N818
+    """A pointer, version description or history event the lake cannot parse; names the key only."""
+
+
+class IntegrityError(StorageError):
+    """A curated object no longer matches the size or sha256 recorded when it was published."""
+
+
+class DiskFull(StorageError):  # noqa: N818 - reads better at call sites
+    """The filesystem ran out of space or quota; the message names the step and what it was writing."""
+
+
 class QueryError(StorageError):
     """The warehouse refused a query; the message is DuckDB's, naming the token, table or column."""
 

@@ -17,8 +17,12 @@ VERSION_FILE = "_version.json"
 CURRENT_FILE = "_current.json"
 INDEX_DIR = "_index"
 EVENTS_DIR = "_events"
+CLAIMS_DIR = "_claims"
+VERIFIED_FILE = "_verified.json"
 STATE_FILE = "state.json"
 STATE_HISTORY_DIR = "history"
+LOCAL_DIR = ".lockgate"  # Lockgate's own files beside (or inside) a lake: never objects, never listed
+WORK_DIR = "work"
 
 _VERSION_DIR = re.compile(r"^v(\d{6})$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -130,6 +134,28 @@ def event_version(source: str, key: str) -> int | None:
     return int(match.group(2)) if match else None
 
 
+def claims_prefix(source: str) -> str:
+    """One small object per version number ever claimed, kept when an orphan folder is removed."""
+    return f"{curated_prefix(source)}{CLAIMS_DIR}/"
+
+
+def claim_key(source: str, version: int) -> str:
+    curated_version_prefix(source, version)  # the same range check
+    return f"{claims_prefix(source)}v{version:06d}.json"
+
+
+def claim_version(source: str, key: str) -> int | None:
+    """The version number a claim key records, or None for other keys."""
+    rest = key.removeprefix(claims_prefix(source))
+    match = _VERSION_DIR.match(rest.removesuffix(".json")) if rest != key and rest.endswith(".json") else None
+    return int(match.group(1)) if match else None
+
+
+def verified_key(source: str) -> str:
+    """Which of the source's data objects were last hashed intact, by size and modification stamp."""
+    return curated_prefix(source) + VERIFIED_FILE
+
+
 def state_prefix(source: str) -> str:
     return f"state/{_segment(source, 'source')}/"
 
@@ -166,5 +192,20 @@ def warehouse_path(lake: str, configured: str | Path | None = None) -> Path:
         return Path(lake) / WAREHOUSE_FILE
     if configured:
         return Path(configured)
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", lake.removeprefix("s3://").strip("/"))
-    return Path.cwd() / ".lockgate" / f"{slug}.duckdb"
+    return Path.cwd() / LOCAL_DIR / f"{_lake_slug(lake)}.duckdb"
+
+
+def _lake_slug(lake: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", lake.removeprefix("s3://").strip("/"))
+
+
+def work_root(lake: str) -> Path:
+    """Where a lake's runs keep their working files (see :mod:`storage.workdir`).
+
+    A local lake keeps them inside itself, ``<lake>/.lockgate/work/``: the lake owns them, and a landed
+    file moves into the raw layer by rename. An S3 lake has no local folder: they go under
+    ``./.lockgate/work/<bucket>[-<prefix>]/``, one folder per lake, beside its warehouse file.
+    """
+    if not is_s3(lake):
+        return Path(lake) / LOCAL_DIR / WORK_DIR
+    return Path.cwd() / LOCAL_DIR / WORK_DIR / _lake_slug(lake)

@@ -2,7 +2,10 @@
 
 Writes go to a temporary file in the target's own directory first, then ``os.replace`` (overwrite) or
 ``os.link`` (create only if absent) moves it into place; both are atomic on one filesystem, so a reader
-or a crash never leaves half an object under a real key.
+or a crash never leaves half an object under a real key. The writer holds a lock (``flock``) on its
+temporary until the name is gone, so `storage.workdir.clean_leftovers` can tell the temporaries of a
+killed process from those being written. A write that fails (a full disk) removes the folders it
+created, so it leaves no empty run folder behind.
 
 Tags are not kept: they exist for S3 lifecycle and access policies, and here layer and source are
 already in every key. A sidecar file would list as an object of its own and could drift from its object.
@@ -10,19 +13,66 @@ already in every key. A sidecar file would list as an object of its own and coul
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from storage.base import TEMP_MARKER, check_key, check_prefix
 from storage.errors import InvalidKey, ObjectNotFound, StorageError
+from storage.layout import LOCAL_DIR
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
 _CHUNK = 1024 * 1024
+
+
+def _default_mode() -> int:
+    """The mode a new file gets here (0666 less the umask), read without changing the umask."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:  # noqa: PTH123 - not a lake path
+            for line in status:
+                if line.startswith("Umask:"):
+                    return 0o666 & ~int(line.split()[1], 8)
+    except OSError:
+        pass
+    return 0o644
+
+
+def _make_folder(folder: Path) -> list[Path]:
+    """Create the folder and its missing parents; return the ones created, outermost first."""
+    for _attempt in range(3):
+        missing, created = [], []
+        current = folder
+        while not current.is_dir():
+            missing.append(current)
+            current = current.parent
+        try:
+            for path in reversed(missing):
+                try:
+                    path.mkdir()
+                    created.append(path)
+                except FileExistsError:
+                    continue
+        except FileNotFoundError:  # a failing writer removed a parent we found: start again
+            _remove_empty(created)
+            continue
+        return created
+    folder.mkdir(parents=True, exist_ok=True)
+    return []
+
+
+def _remove_empty(created: list[Path]) -> None:
+    """Undo `_make_folder` after a failed write, innermost first, stopping at a folder now in use."""
+    for path in reversed(created):
+        try:
+            path.rmdir()
+        except OSError:
+            return
 
 
 class LocalStore:
@@ -41,30 +91,46 @@ class LocalStore:
             raise InvalidKey(f"invalid key {key!r}: resolves outside the lake root")
         return path
 
-    def _write_temp(self, target: Path, content: IO[bytes] | bytes) -> Path:
-        """Write the content next to target (same filesystem, so the final move is atomic) and fsync it."""
-        target.parent.mkdir(parents=True, exist_ok=True)
+    @contextmanager
+    def _temp_beside(self, target: Path, content: IO[bytes] | bytes) -> Iterator[Path]:
+        """Write the content next to target (same filesystem, so the final move is atomic), fsynced.
+
+        The temporary is locked for as long as it has its name and removed on the way out; when the
+        body fails, so do the folders this write created.
+        """
+        created = _make_folder(target.parent)
         temp = target.parent / f"{TEMP_MARKER}{uuid.uuid4().hex}"
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
         try:
-            with temp.open("xb") as out:
+            try:
+                fd = os.open(temp, flags, 0o666)
+            except FileNotFoundError:  # a failed writer removed the folder it had just made: again
+                created = _make_folder(target.parent)
+                fd = os.open(temp, flags, 0o666)
+        except BaseException:
+            _remove_empty(created)
+            raise
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            with os.fdopen(os.dup(fd), "wb") as out:
                 if isinstance(content, bytes):
                     out.write(content)
                 else:
                     shutil.copyfileobj(content, out, _CHUNK)
                 out.flush()
                 os.fsync(out.fileno())
+            yield temp
         except BaseException:
             temp.unlink(missing_ok=True)
+            _remove_empty(created)
             raise
-        return temp
+        finally:
+            temp.unlink(missing_ok=True)  # the name goes before the lock does
+            os.close(fd)
 
     def _replace(self, target: Path, content: IO[bytes] | bytes) -> None:
-        temp = self._write_temp(target, content)
-        try:
+        with self._temp_beside(target, content) as temp:
             temp.replace(target)
-        except BaseException:
-            temp.unlink(missing_ok=True)
-            raise
 
     def put_file(self, key: str, path: Path, *, tags: dict[str, str] | None = None) -> None:
         target = self._path(key)
@@ -84,17 +150,23 @@ class LocalStore:
         """
         target = self._path(key)
         path = Path(path)
+        created: list[Path] = []
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
+            created = _make_folder(target.parent)
             if path.stat().st_dev != target.parent.stat().st_dev:
                 self.put_file(key, path, tags=tags)
                 path.unlink()
                 return
             with path.open("rb+") as handle:
+                os.fchmod(handle.fileno(), _default_mode())  # a private snapshot gets an object's mode
                 os.fsync(handle.fileno())
             path.replace(target)
         except OSError as exc:
+            _remove_empty(created)
             raise StorageError(f"could not store {key!r} from {path}: {exc.strerror or exc}") from exc
+        except BaseException:
+            _remove_empty(created)
+            raise
 
     def put_bytes(self, key: str, data: bytes, *, tags: dict[str, str] | None = None) -> None:
         target = self._path(key)
@@ -110,17 +182,13 @@ class LocalStore:
         """
         target = self._path(key)
         try:
-            temp = self._write_temp(target, data)
+            with self._temp_beside(target, data) as temp:
+                try:
+                    os.link(temp, target)
+                except FileExistsError:
+                    return False
         except OSError as exc:
             raise StorageError(f"could not store {key!r}: {exc.strerror or exc}") from exc
-        try:
-            os.link(temp, target)
-        except FileExistsError:
-            return False
-        except OSError as exc:
-            raise StorageError(f"could not store {key!r}: {exc.strerror or exc}") from exc
-        finally:
-            temp.unlink(missing_ok=True)
         return True
 
     def get_bytes(self, key: str) -> bytes:
@@ -145,7 +213,9 @@ class LocalStore:
         return sorted(key for key in self._walk(folder) if key.startswith(prefix))
 
     def _walk(self, folder: Path) -> Iterator[str]:
-        for dirpath, _dirs, files in os.walk(folder):
+        for dirpath, dirs, files in os.walk(folder):
+            if dirpath == str(self.root):  # Lockgate's working files are not objects
+                dirs[:] = [d for d in dirs if d != LOCAL_DIR]
             for name in files:
                 if not name.startswith(TEMP_MARKER):
                     yield (Path(dirpath) / name).relative_to(self.root).as_posix()
@@ -163,7 +233,10 @@ class LocalStore:
             raise StorageError(f"could not read {key!r}: {exc.strerror or exc}") from exc
 
     def delete(self, key: str) -> None:
-        self._path(key).unlink(missing_ok=True)
+        """Remove the object and the folders it leaves empty (folders are not objects)."""
+        path = self._path(key)
+        path.unlink(missing_ok=True)
+        _remove_empty([p for p in path.parents if p.is_relative_to(self.root) and p != self.root][::-1])
 
     def tags(self, key: str) -> dict[str, str]:
         if not self.exists(key):

@@ -1,9 +1,11 @@
 """The quarantine layer: rows a contract set aside, kept beside raw so their owners can fix them.
 
 Quarantined rows are stored as conformed (typed) but unmasked — like raw data, they exist so the
-people responsible for the source can see what was wrong — and they are tagged ``layer=quarantine``
-with the source's sensitivity, so only roles that may read raw may read them. One Parquet object per
-source and run, written create-if-absent: a retried task never replaces what an earlier attempt wrote.
+people responsible for the source can see what was wrong (CSV records that could not be read as rows
+are stored as their fields' text, with the file and line they start at) — and they are tagged
+``layer=quarantine`` with the source's sensitivity, so only roles that may read raw may read them. One
+Parquet object per source and run, written create-if-absent: a retried task never replaces what an
+earlier attempt wrote.
 """
 
 from __future__ import annotations

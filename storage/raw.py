@@ -10,8 +10,10 @@ stores nothing: its :class:`RawFile` points at the existing object and says whic
 
 Landing one file, in this order:
 
-1. Hash the file into a private snapshot (the checksum is of the bytes we store, even if the source
-   file changes meanwhile).
+1. Hash the file into a private snapshot in the lake's working area (:mod:`storage.workdir`; the
+   checksum is of the bytes we store, even if the source file changes meanwhile). All files of a
+   landing are snapshotted before any is stored, so a full disk stops a landing before it has written
+   anything into the raw layer.
 2. Read the index entry. If it names an object of another landing and that object exists, reuse it:
    nothing is written.
 3. Otherwise store the bytes under this run's own key (or, on a retried task, check the bytes already
@@ -35,7 +37,6 @@ from __future__ import annotations
 
 import hashlib
 import posixpath
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -48,6 +49,7 @@ from storage import layout
 from storage.errors import ObjectNotFound, RawChecksumMismatch, RawError
 from storage.local import LocalStore
 from storage.tags import access_tags
+from storage.workdir import disk_full, private_file, reporting_disk_full, step_folder
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -118,6 +120,7 @@ def land_raw(
     tags: dict[str, str] | None = None,
     sensitivity: str | None = None,
     pii: bool | None = None,
+    workdir: Path | None = None,
 ) -> list[RawFile]:
     """Land files under ``raw/<source>/<day>/<run_id>/`` (or reuse identical earlier bytes); return them.
 
@@ -125,6 +128,8 @@ def land_raw(
     order of writes that keeps this safe under crashes and concurrent landings). A key already present
     (a retried task of the same run) is accepted only if it holds the same bytes; raw objects are never
     replaced. ``sensitivity`` and ``pii`` become the objects' access tags (see :mod:`storage.tags`).
+    Snapshots go to a folder in the run's working folder `workdir`, or without one, in a working folder
+    of the lake's own. Running out of room raises `DiskFull` naming the file.
     """
     names = [Path(f).name for f in files]
     duplicates = sorted({n for n in names if names.count(n) > 1})
@@ -139,11 +144,25 @@ def land_raw(
         object_tags=access_tags("raw", source, sensitivity=sensitivity, pii=pii, extra=tags),
         index_tags=access_tags("meta", source, sensitivity=sensitivity, pii=pii),
     )
-    with tempfile.TemporaryDirectory(prefix="lockgate-land-") as tmp:
-        return [
-            lander.land(Path(path), layout.raw_key(source, day, run_id, name), Path(tmp) / name)
-            for path, name in zip(files, names, strict=True)
-        ]
+    with step_folder(store, workdir, f"land-{source}-") as tmp:
+        snapshots = []
+        for path, name in zip(files, names, strict=True):
+            with reporting_disk_full(f"landing {name} of {source}"):
+                snapshots.append(_snapshot(Path(path), Path(tmp) / name))
+        landed = []
+        for (sha256, size, snapshot), name in zip(snapshots, names, strict=True):
+            with reporting_disk_full(f"storing {name} of {source} in the raw layer"):
+                key = layout.raw_key(source, day, run_id, name)
+                landed.append(lander.land(RawFile(name=name, key=key, sha256=sha256, bytes=size), snapshot))
+        return landed
+
+
+def _snapshot(path: Path, snapshot: Path) -> tuple[str, int, Path]:
+    """Copy a file into the working folder (owner-only), hashing it on the way: what is stored is what
+    was hashed."""
+    with path.open("rb") as src, private_file(snapshot) as out:
+        sha256, size = _hash_stream(src, out)
+    return sha256, size, snapshot
 
 
 class _Lander:
@@ -161,18 +180,28 @@ class _Lander:
         self.store, self.source, self.run_id = store, source, run_id
         self.object_tags, self.index_tags = object_tags, index_tags
 
-    def land(self, path: Path, key: str, snapshot: Path) -> RawFile:
-        with path.open("rb") as src, snapshot.open("wb") as out:
-            sha256, size = _hash_stream(src, out)
-        own = RawFile(name=path.name, key=key, sha256=sha256, bytes=size)
+    def land(self, own: RawFile, snapshot: Path) -> RawFile:
+        key, sha256 = own.key, own.sha256
         index_key = layout.raw_index_key(self.source, sha256)
         try:
             entry = self._read_index(index_key)
             if entry is not None and entry.key != key and self.store.exists(entry.key):
                 return own.model_copy(update={"key": entry.key, "reused_from": entry.run_id})
-            self._store_once(own, snapshot)
+            stored = self._store_once(own, snapshot)
         finally:
             snapshot.unlink(missing_ok=True)  # gone when the store adopted it
+        try:
+            return self._index(own, entry, index_key)
+        except Exception as exc:
+            # On a full disk nothing names the object yet (no index entry, no manifest): remove it so
+            # the failed landing leaves nothing half-made. Other failures keep it for the retry.
+            if stored and disk_full(exc):
+                self.store.delete(key)
+            raise
+
+    def _index(self, own: RawFile, entry: RawIndexEntry | None, index_key: str) -> RawFile:
+        """Record the stored object in the checksum index, or defer to a landing that indexed it first."""
+        key, sha256, size = own.key, own.sha256, own.bytes
         record = RawIndexEntry(
             sha256=sha256, key=key, run_id=self.run_id, landed_at=datetime.now(UTC), bytes=size
         ).model_dump_json(indent=2)
@@ -197,20 +226,21 @@ class _Lander:
         except ObjectNotFound:
             return None
 
-    def _store_once(self, raw: RawFile, snapshot: Path) -> None:
-        """Store the snapshot under the file's own key, or accept identical bytes already there."""
+    def _store_once(self, raw: RawFile, snapshot: Path) -> bool:
+        """Store the snapshot under the file's own key (True), or accept identical bytes already there."""
         try:
             if not self.store.exists(raw.key):
                 if isinstance(self.store, LocalStore):  # the snapshot is ours: move it, don't copy it
                     self.store.adopt_file(raw.key, snapshot, tags=self.object_tags)
                 else:
                     self.store.put_file(raw.key, snapshot, tags=self.object_tags)
-            else:
-                verify_raw(self.store, raw)
+                return True
+            verify_raw(self.store, raw)
         except RawChecksumMismatch:
             raise RawError(
                 f"raw object {raw.key!r} already exists with other bytes; it is never replaced"
             ) from None
+        return False
 
 
 def _manifest_key(manifest: RawManifest) -> str:
@@ -269,11 +299,14 @@ def verify_raw(store: ObjectStore, raw: RawFile) -> None:
 
 
 @contextmanager
-def verified_local_copies(store: ObjectStore, raw: list[RawFile]) -> Iterator[list[Path]]:
+def verified_local_copies(
+    store: ObjectStore, raw: list[RawFile], workdir: Path | None = None
+) -> Iterator[list[Path]]:
     """Local files holding the raw objects, each checked against its landing checksum.
 
     On a local lake these are the objects themselves (hashed in place); on S3 each object is streamed
-    once into a temporary file and hashed on the way, so it is never downloaded twice.
+    once into a private file of the working folder (see `land_raw`) and hashed on the way, so it is
+    never downloaded twice.
     """
     in_place = [Path(store.uri(f.key)) for f in raw]
     if all(path.is_file() for path in in_place):
@@ -281,11 +314,15 @@ def verified_local_copies(store: ObjectStore, raw: list[RawFile]) -> Iterator[li
             verify_raw(store, f)
         yield in_place
         return
-    with tempfile.TemporaryDirectory(prefix="lockgate-raw-") as tmp:
+    with step_folder(store, workdir, "raw-") as tmp:
         paths = []
         for f in raw:
             path = Path(tmp) / f.name
-            with store.open_read(f.key) as stream, path.open("wb") as sink:
+            with (
+                reporting_disk_full(f"copying {f.key} to the working folder"),
+                store.open_read(f.key) as stream,
+                private_file(path) as sink,
+            ):
                 actual, _size = _hash_stream(stream, sink)
             if actual != f.sha256:
                 raise RawChecksumMismatch(f.key, f.sha256, actual)
@@ -293,7 +330,12 @@ def verified_local_copies(store: ObjectStore, raw: list[RawFile]) -> Iterator[li
         yield paths
 
 
-def read_verified(store: ObjectStore, raw: list[RawFile], read: Callable[[list[Path]], T]) -> T:
+def read_verified(
+    store: ObjectStore,
+    raw: list[RawFile],
+    read: Callable[[list[Path]], T],
+    workdir: Path | None = None,
+) -> T:
     """``read(paths)`` of the raw objects' local copies, returned only if every checksum matches.
 
     On a local lake the objects are hashed in a second thread while `read` parses them (hashlib and
@@ -304,7 +346,7 @@ def read_verified(store: ObjectStore, raw: list[RawFile], read: Callable[[list[P
     """
     in_place = [Path(store.uri(f.key)) for f in raw]
     if not all(path.is_file() for path in in_place):
-        with verified_local_copies(store, raw) as paths:
+        with verified_local_copies(store, raw, workdir) as paths:
             return read(paths)
 
     def verify_all() -> None:

@@ -1,7 +1,14 @@
 """The DuckDB warehouse: one view per dataset over its current curated Parquet object.
 
 The file holds views only, never copies of data, so it is cheap to rebuild and cannot drift from the
-lake. Views over ``s3://`` objects go through DuckDB's httpfs extension, loaded from the
+lake. A local lake's views name their Parquet objects relative to the lake, through the DuckDB variable
+``lockgate_lake`` that every connection sets to the warehouse's own folder (falling back to the lake's
+folder at registration when unset, for DuckDB sessions outside Lockgate), so a lake copied or moved
+elsewhere reads its own objects. Plain relative paths would not do: DuckDB resolves them against the
+working directory first. Before a query is served, each view's object is verified against the
+checksum recorded at publish (:mod:`storage.integrity`).
+
+Views over ``s3://`` objects go through DuckDB's httpfs extension, loaded from the
 ``duckdb-extension-httpfs`` wheel (DuckDB-signed, so signature checks stay on) because extensions cannot
 be downloaded at run time here. S3 credentials are never stored in the file: every connection that
 needs them creates a temporary DuckDB secret from the same AWS configuration boto3 uses.
@@ -20,17 +27,22 @@ import duckdb
 import duckdb_extension_httpfs
 
 from storage import layout
-from storage.curated import current_version, rollback
-from storage.errors import QueryError, StorageError
+from storage.curated import current_version, pointer_or_problem, read_version, rollback, verify_version
+from storage.errors import CorruptMetadata, IntegrityError, ObjectNotFound, QueryError, StorageError
+from storage.integrity import open_existing
 from storage.layout import is_s3
 from storage.store import open_store
 
 if TYPE_CHECKING:
     import polars as pl
 
+    from storage.base import ObjectStore
     from storage.curated import CuratedVersion
 
 _VIEW_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+# The curated data object a view reads, as it appears in the view's SQL (local or s3://).
+_VIEW_OBJECT = re.compile(r"(curated/[A-Za-z0-9_.-]+/v\d{6}/" + re.escape(layout.DATA_FILE) + ")'")
+_LAKE_VARIABLE = "lockgate_lake"
 # offline: fail clearly instead of trying to download
 _CONFIG: dict[str, str | bool | int | float | list[str]] = {"autoinstall_known_extensions": False}
 
@@ -113,6 +125,7 @@ def connect(path: Path, *, read_only: bool = True) -> duckdb.DuckDBPyConnection:
     except duckdb.Error as exc:
         raise StorageError(f"could not open warehouse {path}: {exc}") from exc
     try:
+        con.execute(f"SET VARIABLE {_LAKE_VARIABLE} = ?", [str(Path(path).resolve().parent)])
         if _has_s3_views(con):
             _enable_s3(con)
     except BaseException:
@@ -124,14 +137,21 @@ def connect(path: Path, *, read_only: bool = True) -> duckdb.DuckDBPyConnection:
 def register_views(path: Path, views: dict[str, str]) -> None:
     """Create or replace one view per dataset name → Parquet URI; views not named here are kept.
 
-    The connection is opened, written and closed at once, so the file is locked only for that moment.
+    A local URI inside the warehouse's folder (the lake) is stored relative to it (see the module
+    docstring). The connection is opened, written and closed at once, so the file is locked only for
+    that moment.
     """
     # DuckDB takes no parameters in DDL: the name is checked against a strict pattern, the URI quoted.
     statements = [
-        f"CREATE OR REPLACE VIEW {_quote_ident(name)} AS SELECT * FROM read_parquet({_quote_literal(uri)})"  # noqa: S608
+        f"CREATE OR REPLACE VIEW {_quote_ident(name)} AS SELECT * FROM read_parquet({_location(path, uri)})"  # noqa: S608
         for name, uri in sorted(views.items())
     ]
-    con = connect(path, read_only=False)
+    existed = Path(path).exists()
+    try:
+        con = connect(path, read_only=False)
+    except StorageError:
+        _drop_half_made(Path(path), existed)
+        raise
     try:
         if any(is_s3(uri) for uri in views.values()) and not _has_s3_views(con):
             _enable_s3(con)
@@ -140,9 +160,116 @@ def register_views(path: Path, views: dict[str, str]) -> None:
             con.execute(statement)
         con.execute("COMMIT")
     except duckdb.Error as exc:
+        con.close()
+        _drop_half_made(Path(path), existed)
         raise StorageError(f"could not register views {', '.join(sorted(views))} in {path}: {exc}") from exc
     finally:
         con.close()
+
+
+def _drop_half_made(path: Path, existed: bool) -> None:
+    """After a failed write (a full disk): remove a warehouse this call created, or an empty WAL.
+
+    An empty write-ahead log holds nothing to replay, and a new warehouse that failed holds no views.
+    """
+    wal = path.with_name(path.name + ".wal")
+    if not existed:
+        path.unlink(missing_ok=True)
+        wal.unlink(missing_ok=True)
+    elif wal.is_file() and wal.stat().st_size == 0:
+        wal.unlink(missing_ok=True)
+
+
+def _location(warehouse: Path, uri: str) -> str:
+    """The SQL expression naming a view's object: relative to the lake when it lies inside it."""
+    root = Path(warehouse).resolve().parent
+    if is_s3(uri) or not Path(uri).is_relative_to(root):
+        return _quote_literal(uri)
+    relative = Path(uri).relative_to(root).as_posix()
+    fallback = _quote_literal(str(root))
+    return f"coalesce(getvariable('{_LAKE_VARIABLE}'), {fallback}) || {_quote_literal('/' + relative)}"
+
+
+@dataclass(frozen=True)
+class ViewTarget:
+    """What a view reads: a curated data key (None for anything else), and whether it finds it through
+    the lake it lives in (``lockgate_lake`` or ``s3://``) rather than a fixed local path."""
+
+    key: str | None
+    portable: bool
+
+
+def view_objects(con: duckdb.DuckDBPyConnection) -> dict[str, ViewTarget]:
+    """Each view of the warehouse and the object it reads."""
+    rows = con.execute("SELECT view_name, sql FROM duckdb_views() WHERE NOT internal").fetchall()
+    return {
+        name: ViewTarget(
+            m.group(1) if (m := _VIEW_OBJECT.search(sql)) else None,
+            f"getvariable('{_LAKE_VARIABLE}')" in sql or "'s3://" in sql,
+        )
+        for name, sql in rows
+    }
+
+
+def verify_views(store: ObjectStore, con: duckdb.DuckDBPyConnection) -> None:
+    """Raise `IntegrityError` unless every curated object the warehouse's views read is intact."""
+    for name, target in sorted(view_objects(con).items()):
+        key = target.key
+        if key is None:
+            continue
+        _curated, source, folder, _data = key.split("/")
+        version = int(folder.removeprefix("v"))
+        try:
+            verify_version(store, read_version(store, source, version))
+        except (IntegrityError, CorruptMetadata) as exc:
+            raise IntegrityError(
+                f"view {name!r} not served: {exc}; `lockgate run` publishes it again, "
+                "`lockgate lake check` lists all problems"
+            ) from None
+        except ObjectNotFound:
+            raise IntegrityError(
+                f"view {name!r} not served: version {version} of {source!r} has no description in the lake"
+            ) from None
+
+
+def query_lake(lake: str, sql: str, *, warehouse: str | Path | None = None) -> pl.DataFrame:
+    """`query` on a lake's warehouse, after checking that every object its views read is intact.
+
+    The lake must exist (reading never creates it); `warehouse` is an S3 lake's warehouse file.
+    """
+    store = open_existing(lake)
+    con = connect(layout.warehouse_path(lake, warehouse), read_only=True)
+    try:
+        verify_views(store, con)
+        return con.execute(sql).pl()
+    except duckdb.Error as exc:
+        raise QueryError(str(exc)) from None
+    finally:
+        con.close()
+
+
+def register_current(lake: str, sources: list[str], *, warehouse: str | None = None) -> str:
+    """Point one view per source at its current version after verifying its data; returns the file.
+
+    Sources never published are skipped. The intact ones are registered even when another is not;
+    then `IntegrityError` names those whose views were left as they were.
+    """
+    store = open_store(lake)
+    views: dict[str, str] = {}
+    broken: list[str] = []
+    for name in sources:
+        try:
+            current = current_version(store, name)
+            if current is not None:
+                verify_version(store, current)
+                views[name] = store.uri(current.data_key)
+        except (IntegrityError, CorruptMetadata) as exc:
+            broken.append(f"{name}: {exc}")
+    path = layout.warehouse_path(lake, warehouse)
+    register_views(path, views)
+    if broken:
+        raise IntegrityError(f"warehouse views not updated for {'; '.join(broken)}")
+    return str(path)
 
 
 def query(path: Path, sql: str) -> pl.DataFrame:
@@ -167,6 +294,7 @@ class Rollback:
     source: str
     before: CuratedVersion | None
     after: CuratedVersion
+    replaced_pointer: str | None = None  # why the pointer could not be read, when the move replaced it
 
 
 def rollback_dataset(
@@ -180,11 +308,14 @@ def rollback_dataset(
     """Make a published version of a dataset current again and point its warehouse view at it.
 
     The move is recorded in the dataset's history (see `storage.curated.rollback`); versions themselves
-    never change. An unknown version raises `UnknownVersion` and moves nothing. `warehouse` is an S3
-    lake's warehouse file (see `storage.layout.warehouse_path`).
+    never change. An unknown version raises `UnknownVersion` and moves nothing, so does a version whose
+    data no longer matches its checksum. An unreadable pointer is replaced (`before` is then None), so
+    naming a version repairs it. `warehouse` is an S3 lake's warehouse file (see
+    `storage.layout.warehouse_path`). The lake must exist.
     """
-    store = open_store(lake)
-    before = current_version(store, source)
+    store = open_existing(lake)
+    pointer, problem = pointer_or_problem(store, source)
+    before = read_version(store, source, pointer.version) if pointer is not None else None
     after = rollback(store, source, to_version, reason=reason)
     register_views(layout.warehouse_path(lake, warehouse), {source: store.uri(after.data_key)})
-    return Rollback(source=source, before=before, after=after)
+    return Rollback(source=source, before=before, after=after, replaced_pointer=problem)

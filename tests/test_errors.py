@@ -9,16 +9,18 @@ from __future__ import annotations
 import importlib
 import inspect
 import pickle
+import signal
 from pathlib import Path
 
 import pytest
 
 from contracts.diagnostics import Problem
 from contracts.errors import CatalogError, MissingKeyError, RuleError, SecretUnavailable
-from flows.errors import StopLine
+from flows.errors import Interrupted, StopLine
+from flows.results import RunResult
 from labeling.errors import AnnotationsError
 from sources.errors import SourceReadError
-from storage.errors import LockgateError, ObjectNotFound, RawChecksumMismatch
+from storage.errors import DiskFull, LockgateError, ObjectNotFound, RawChecksumMismatch
 
 ROOT = Path(__file__).resolve().parents[1]
 LAYERS = ("storage", "contracts", "sources", "labeling", "flows")
@@ -82,6 +84,8 @@ def test_no_hand_written_reduce_is_left() -> None:
         SourceReadError("data/a.csv", 7, "could not parse"),
         AnnotationsError(["a.json: row 1: no label"] * 30, hidden=2),
         StopLine("customers", ["column email: missing"], None, ["email: e-mail in clear"]),
+        Interrupted(RunResult(run_id="r1", lake="lake", sources=[]), signal.SIGTERM),
+        DiskFull("no space left on device while landing a.csv of a"),
     ],
     ids=lambda e: type(e).__name__,
 )

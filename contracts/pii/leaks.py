@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from contracts.model import DropRule, EncryptRule, HashRule, RedactRule
-from contracts.pii.scan import DEFAULT_SAMPLE_ROWS, ScanReport, scan_frame
+from contracts.pii.scan import ScanReport, scan_frame
 
 if TYPE_CHECKING:
     import polars as pl
@@ -32,11 +32,15 @@ def leaks(
     frame: pl.DataFrame,
     contract: Contract,
     *,
-    sample_rows: int = DEFAULT_SAMPLE_ROWS,
+    sample_rows: int | None = None,
     seed: int = 0,
     names: bool = True,
 ) -> ScanReport:
-    """Scan of the masked `frame`'s columns that can still hold PII; ``report.clean`` means none found."""
+    """Scan of the masked `frame`'s columns that can still hold PII; ``report.clean`` means none found.
+
+    Every row by default: a leak in one row of millions must stop the line, so the gate never samples
+    (only NER, for names, reads a sample; the report says how large).
+    """
     return scan_frame(
         frame, columns=columns_to_check(frame, contract), sample_rows=sample_rows, seed=seed, names=names
     )

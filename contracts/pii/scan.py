@@ -1,6 +1,7 @@
 """Scan a frame for personal data, column by column, and say how sure the answer is.
 
-Per column, on a uniform random sample of rows (all rows when the frame is small):
+Per column, on every row (``sample_rows=None``, as the pipeline's PII gate scans) or on a uniform random
+sample of rows (all rows when the frame is small):
 
 1. stage 1 — one polars regex per kind marks candidate rows (`detect.candidate_exprs`), vectorised;
 2. stage 2 — Python validates the distinct candidate values only (checksums, phonenumbers), and
@@ -8,9 +9,11 @@ Per column, on a uniform random sample of rows (all rows when the frame is small
 3. names — natasha NER runs only on text columns, only on values that pass the name gate, and at
    most on `NER_MAX_ROWS` of them; counts from a sub-sample are scaled up and listed in ``estimated``.
 
-What a sample cannot see: a kind present in a fraction p of rows is missed by n sampled rows with
-probability (1−p)^n, so the report's ``min_detectable_fraction`` = 1 − 0.05^(1/n) is the smallest
-share of rows a kind must have to be found with 95% confidence (n = 20,000 → 0.015%).
+Only names may be sampled in an exhaustive scan: each column records how many candidate rows NER read
+(``ner_rows`` of ``ner_candidates``). What a sample cannot see: a kind present in a fraction p of rows
+is missed by n sampled rows with probability (1−p)^n, so the report's ``min_detectable_fraction`` =
+1 − 0.05^(1/n) is the smallest share of rows a kind must have to be found with 95% confidence
+(n = 20,000 → 0.015%).
 
 Findings are counts and kinds only: no value, match or offset ever leaves this module.
 """
@@ -59,6 +62,12 @@ class ColumnFindings(BaseModel):
 
     kinds: dict[str, int] = Field(default_factory=dict)
     rows_scanned: int
+    ner_rows: int | None = Field(
+        None,
+        description="Rows NER read for person names when it read a sample of the candidate rows; "
+        "None when it read them all or did not run.",
+    )
+    ner_candidates: int | None = Field(None, description="The candidate rows that sample was drawn from.")
 
 
 class ScanReport(BaseModel):
@@ -88,7 +97,8 @@ class ScanReport(BaseModel):
         return not any(c.kinds for c in self.columns.values())
 
     def to_json_dict(self) -> dict[str, Any]:
-        """``{"columns": {col: {"kinds": {kind: rows}, "rows_scanned": n}}, ...}`` plus sample metadata."""
+        """``{"columns": {col: {"kinds": {kind: rows}, "rows_scanned": n}}, ...}`` plus sample metadata
+        (``ner_samples``: the columns whose names NER read on a sample, with its size)."""
         return {
             "columns": {
                 name: {"kinds": dict(c.kinds), "rows_scanned": c.rows_scanned}
@@ -101,6 +111,11 @@ class ScanReport(BaseModel):
             "min_detectable_fraction": self.min_detectable_fraction,
             "estimated": {name: list(kinds) for name, kinds in self.estimated.items()},
             "skipped": list(self.skipped),
+            "ner_samples": {
+                name: {"rows": c.ner_rows, "of": c.ner_candidates}
+                for name, c in self.columns.items()
+                if c.ner_rows is not None
+            },
         }
 
 
@@ -115,11 +130,12 @@ def scan_frame(
     frame: pl.DataFrame,
     *,
     columns: list[str] | None = None,
-    sample_rows: int = DEFAULT_SAMPLE_ROWS,
+    sample_rows: int | None = DEFAULT_SAMPLE_ROWS,
     seed: int = 0,
     names: bool = True,
 ) -> ScanReport:
-    """Find the PII kinds each column holds, on a uniform sample of at most `sample_rows` rows.
+    """Find the PII kinds each column holds, on a uniform sample of at most `sample_rows` rows, or on
+    every row when `sample_rows` is None (then only person names, found by NER, are sampled).
 
     `names=False` skips NER (person names, and names as evidence of free text): several times faster.
     """
@@ -127,11 +143,12 @@ def scan_frame(
     missing = [c for c in wanted if c not in frame.columns]
     if missing:
         raise KeyError(f"no such column(s): {', '.join(missing)}")
-    if sample_rows < 1:
+    if sample_rows is not None and sample_rows < 1:
         raise ValueError("sample_rows must be at least 1")
     data = frame.select(wanted)
-    sampled = data.height > sample_rows
+    sampled = sample_rows is not None and data.height > sample_rows
     if sampled:
+        assert sample_rows is not None
         data = data.sample(n=sample_rows, seed=seed, shuffle=False)
     scanned = data.height
 
@@ -140,8 +157,13 @@ def scan_frame(
     findings: dict[str, ColumnFindings] = {c: ColumnFindings(rows_scanned=scanned) for c in skipped}
     estimated: dict[str, list[str]] = {}
     for name in text_columns:
-        kinds, guessed = _scan_column(data.get_column(name), name, names=names, seed=seed)
-        findings[name] = ColumnFindings(kinds=kinds, rows_scanned=scanned)
+        kinds, guessed, ner = _scan_column(data.get_column(name), name, names=names, seed=seed)
+        findings[name] = ColumnFindings(
+            kinds=kinds,
+            rows_scanned=scanned,
+            ner_rows=ner[0] if ner else None,
+            ner_candidates=ner[1] if ner else None,
+        )
         if guessed:
             estimated[name] = guessed
     return ScanReport(
@@ -161,11 +183,14 @@ def _is_texty(dtype: pl.DataType) -> bool:
     return isinstance(dtype, _TEXT_DTYPES) or dtype.is_integer() or dtype.is_decimal()
 
 
-def _scan_column(series: pl.Series, name: str, *, names: bool, seed: int) -> tuple[dict[str, int], list[str]]:
-    """Kinds → row counts for one (sampled) column, and which of those counts are estimates."""
+def _scan_column(
+    series: pl.Series, name: str, *, names: bool, seed: int
+) -> tuple[dict[str, int], list[str], tuple[int, int] | None]:
+    """Kinds → row counts for one (sampled) column, which of those counts are estimates, and, when NER
+    read only a sample, (rows it read, candidate rows)."""
     text = series.cast(pl.String).drop_nulls().rename("v")
     if text.is_empty():
-        return {}, []
+        return {}, [], None
     hint = column_hint(name)
     frame = text.to_frame()
     v = pl.col("v")
@@ -206,10 +231,13 @@ def _scan_column(series: pl.Series, name: str, *, names: bool, seed: int) -> tup
     embedded_rows = int(text.is_in(list(embedded_values)).sum()) if embedded_values else 0
     free_text_rows = float(embedded_rows)
 
+    ner: tuple[int, int] | None = None
     if names and is_text:
         shape = flags.filter(pl.col("_shape")).get_column("v")
         if shape.len() >= NAME_COLUMN_SHARE * text.len():
             persons, exact = _name_column(shape, seed)
+            if shape.len() > NAME_COLUMN_SAMPLE:
+                ner = (NAME_COLUMN_SAMPLE, shape.len())
             if persons:
                 kinds[PiiKind.PERSON_NAME] = persons
                 if not exact:
@@ -217,6 +245,8 @@ def _scan_column(series: pl.Series, name: str, *, names: bool, seed: int) -> tup
         else:
             gated = flags.filter(pl.col("_gate")).get_column("v")
             persons_f, free_f, exact = _free_text_names(gated, regex_cache, hint, embedded_values, seed)
+            if not exact:
+                ner = (NER_MAX_ROWS, gated.len())
             if persons_f:
                 kinds[PiiKind.PERSON_NAME] = round(persons_f)
                 if not exact:
@@ -232,7 +262,7 @@ def _scan_column(series: pl.Series, name: str, *, names: bool, seed: int) -> tup
         kinds[PiiKind.FREE_TEXT] = round(free_text_rows)
     order: dict[str, int] = {k: i for i, k in enumerate(PiiKind)}
     result = {str(k): kinds[k] for k in sorted(kinds, key=order.__getitem__) if kinds[k] > 0}
-    return result, [str(k) for k in guessed if str(k) in result]
+    return result, [str(k) for k in guessed if str(k) in result], ner
 
 
 def _guard(kind: str, found: int, candidates: int, is_text: bool) -> bool:

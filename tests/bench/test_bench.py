@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 from cli.bench import DEFAULT_SEED
 from contracts.expectations import all_rules, build_suite
 from lockgate_bench import data as bench_data
+from lockgate_bench import runner
 from lockgate_bench.catalog import PII_COLUMNS
 from lockgate_bench.naive import naive_expectations
 from lockgate_bench.paths import PATHS
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 ROWS = 20_000
 SEED = 11
 SAMPLE = 2_000
+STEPS = ["land-raw", "read", "validate", "mask", "pii-gate", "publish", "register"]
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
@@ -64,6 +66,38 @@ def test_json_has_every_figure_measured(run: tuple[dict[str, Any], Path]) -> Non
     assert re.fullmatch(r"3\.\d+\.\d+", figures["python"])
     assert figures["cpu_count"] >= 1
     assert figures["generate_cached"] is False
+
+
+def test_json_has_every_step_with_seconds_and_peak_memory(run: tuple[dict[str, Any], Path]) -> None:
+    figures, _ = run
+    steps = figures["steps"]
+    assert [step["name"] for step in steps] == STEPS
+    for step in steps:
+        assert isinstance(step["seconds"], float) and step["seconds"] >= 0, step
+        assert step["peak_rss_mb"] > 0 and step["start_rss_mb"] > 0, step
+        assert step["task_runs"] == 1, step
+        assert step["peak_rss_mb"] <= 1.1 * figures["peak_rss_mb"]["pipeline"], step  # sampled vs ru_maxrss
+    busy = sum(step["seconds"] for step in steps)
+    assert busy <= figures["pipeline_s"]  # the steps ran one after another, inside the flow's call
+    assert figures["pipeline_orchestration_s"] >= 0
+    assert figures["naive"] == {"seconds": figures["naive_s"], "peak_rss_mb": figures["peak_rss_mb"]["naive"]}
+
+
+def test_text_output_has_the_paths_and_the_steps_tables(
+    run: tuple[dict[str, Any], Path], bench_app: typer.Typer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The text rendering of this run's figures, through the command (the run itself is not repeated)."""
+    figures, _ = run
+    monkeypatch.setattr(runner, "run_benchmark", lambda *args, **kwargs: figures)
+    result = CliRunner().invoke(bench_app, ["bench", "--rows", str(ROWS)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert f"lockgate bench: {ROWS:,} rows" in out and "(c) lockgate pipeline" in out
+    assert f"pipeline steps at {ROWS:,} rows" in out
+    for step in figures["steps"]:
+        line = next(line for line in out.splitlines() if line.startswith(f"│ {step['name']} "))
+        assert f"{step['seconds']:.2f}" in line and f"{step['peak_rss_mb']:.0f}" in line
+    assert "1-minute load average" in out
 
 
 def test_ratios_are_the_ratios_of_the_seconds(run: tuple[dict[str, Any], Path]) -> None:

@@ -31,6 +31,7 @@ def test_command_defaults_are_the_benchmarks() -> None:
     assert cli.bench.DEFAULT_ROWS == runner.DEFAULT_ROWS
     assert cli.bench.DEFAULT_SEED == runner.DEFAULT_SEED
     assert cli.bench.DEFAULT_CACHE == runner.DEFAULT_CACHE
+    assert cli.bench.DEFAULT_SOURCE_ROWS == runner.DEFAULT_SOURCE_ROWS
 
 
 def test_missing_package_is_one_line_and_exit_2(

@@ -30,6 +30,7 @@ COMMANDS = [
     "pii",
     "contract",
     "label",
+    "lake",
     "config",
     "bench",  # a developer's tool: last on purpose
 ]

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import typer
 from pydantic import BaseModel
+from rich.table import Table
 from rich.text import Text
 
 from cli.errors import exit_on_failure, exit_with_error
@@ -27,6 +28,23 @@ class Custom:
 def test_text_prints_strings_literally(capsys: pytest.CaptureFixture[str]) -> None:
     write(Report(name="[bold]x[/bold]"), lambda r: [r.name, Text("styled", style="red")])
     assert capsys.readouterr().out.splitlines() == ["[bold]x[/bold]", "styled"]
+
+
+def test_table_cells_print_markup_and_emoji_codes_literally(capsys: pytest.CaptureFixture[str]) -> None:
+    """A value is data: ``[/b]`` must not crash Rich, brackets must stay, ``:x:`` is no emoji."""
+    values = ["[/b]", "[red]x[/red]", "root:x:0", ":smile:"]
+
+    def render(row: list[str]) -> list[Table]:
+        table = Table()
+        for name in ("a", "b", "c", "d"):
+            table.add_column(name)
+        table.add_row(*row)
+        return [table]
+
+    write(values, render)
+    out = capsys.readouterr().out
+    assert all(value in out for value in values)
+    assert "❌" not in out
 
 
 def test_json_is_the_model_or_its_own_json_dict(capsys: pytest.CaptureFixture[str]) -> None:

@@ -37,3 +37,19 @@ def test_pii_scan_command(tmp_path: Path) -> None:
 
     unknown = CliRunner().invoke(app, ["pii", "scan", str(data.with_suffix(".xlsx"))])
     assert unknown.exit_code == 2
+
+
+def test_pii_scan_reads_every_row_unless_asked_to_sample(tmp_path: Path) -> None:
+    """One e-mail among 50,000 rows is found: the scan reads every row by default."""
+    data = tmp_path / "orders.csv"
+    rows = [f"{i},order {i} shipped" for i in range(50_000)]
+    rows[31_337] = "31337,resend the invoice to ivan.petrov@example.com"
+    data.write_text("id,note\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    full = CliRunner().invoke(app, ["pii", "scan", str(data), "--format", "json"])
+    assert full.exit_code == 0, full.output
+    report = json.loads(full.output)
+    assert (report["sampled"], report["rows_scanned"]) == (False, 50_000)
+    assert report["columns"]["note"]["kinds"]["email"] == 1
+
+    sampled = CliRunner().invoke(app, ["pii", "scan", str(data), "--sample-rows", "100", "--format", "json"])
+    assert json.loads(sampled.output)["rows_scanned"] == 100

@@ -96,10 +96,11 @@ def test_a_query_the_warehouse_rejects_is_a_message_not_a_traceback(
 
 
 def test_lake_without_a_warehouse_says_to_run_the_ingest_first(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
     result = sql("SELECT 1", str(tmp_path / "empty"))
     assert isinstance(result.exception, SystemExit), f"uncaught {result.exception!r}"
     assert result.exit_code in (1, 2)
     assert f"no warehouse at {tmp_path / 'empty' / 'warehouse.duckdb'}; run the ingest flow first" in (
         result.stderr
     )
-    assert not (tmp_path / "empty").exists()  # looking created nothing
+    assert list((tmp_path / "empty").iterdir()) == []  # looking created nothing

@@ -133,3 +133,38 @@ def test_masking_that_leaves_pii_behind_is_a_stop_line(
     assert "phone in" in finding
     assert "email" not in finding
     assert not (tmp_path / "lake" / "curated" / "customers").exists()
+
+
+def test_three_emails_in_two_hundred_thousand_rows_stop_the_line(
+    catalog: Path, tmp_path: Path, hash_key: bytes
+) -> None:
+    """Every PII column is declared; a column declared without pii carries an e-mail in 3 rows of 200,000.
+
+    A gate that reads a sample of 20,000 rows misses all three with probability 0.9³ ≈ 73%.
+    """
+    data = catalog / "data" / "stores.csv"
+    header, *rows = data.read_text(encoding="cp1251").splitlines()
+    fields = [row.split(";") for row in rows]
+    lines = [header]
+    for i in range(200_000):
+        store = list(fields[i % len(fields)])
+        store[0] = str(i + 1)
+        if i in (17, 99_999, 199_998):
+            store[1] = f"Магазин, пишите на manager{i}@example.com"
+        lines.append(";".join(store))
+    data.write_text("\n".join(lines) + "\n", encoding="cp1251")
+    contract = _contract(catalog, "stores")
+    contract.write_text(
+        contract.read_text(encoding="utf-8").replace("max_value: 10000}", "max_value: 1000000}"),
+        encoding="utf-8",
+    )
+
+    with pytest.raises(Exception, match="did not publish") as info:
+        ingest(catalog=str(catalog), lake=str(tmp_path / "lake"), sources=["stores"])
+    [stores] = info.value.run.sources
+    assert stores.status is SourceStatus.STOPPED
+    [finding] = stores.pii_findings
+    assert finding.startswith(
+        "column name holds personal data the contract does not declare (email in 3 of 200000 scanned rows"
+    )
+    assert not (tmp_path / "lake" / "curated" / "stores").exists()

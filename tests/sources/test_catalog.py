@@ -58,11 +58,10 @@ def test_every_mistake_in_every_file_is_reported_with_its_position(tmp_path: Pat
         f"{contract_file}:9:9: schema.0.properties.0.logicalType: "
         "Input should be 'string', 'integer', 'number', 'boolean', 'date' or 'timestamp'",
         f"{contract_file}:15:9: schema.0.properties.1.masking: "
-        f"unknown masking rule 'scramble': use one of {', '.join(sorted(SHORTHAND_RULES))}",
-        f"{people}:1:1: name: 'People Data' is not a slug: use a-z, 0-9 and '_', start with a letter, "
-        "at most 63 characters",
+        f"unknown masking rule: use one of {', '.join(sorted(SHORTHAND_RULES))}",
+        f"{people}:1:1: name: not a slug: use a-z, 0-9 and '_', start with a letter, at most 63 characters",
         f"{people}:3:1: owner: value is not a valid email address: An email address must have an @-sign.",
-        f"{people}:7:1: update_frequency: 'every day' is neither one of hourly, daily, weekly, monthly "
+        f"{people}:7:1: update_frequency: neither one of hourly, daily, weekly, monthly "
         "nor a valid 5-field cron expression",
         f"{people}:15:3: connector.colour: unknown field",
         f"{people}:16:1: retention: unknown field",
@@ -123,9 +122,7 @@ def test_connector_options_are_checked(tmp_path: Path) -> None:
     write_catalog(tmp_path, PASSPORT.replace('delimiter: ","', "delimiter: ';;'\n  encoding: klingon"))
     problems = _problems(tmp_path)
     assert any("connector.delimiter" in p and "at most 1 character" in p for p in problems), problems
-    assert any("connector.encoding" in p and "unknown text encoding 'klingon'" in p for p in problems), (
-        problems
-    )
+    assert any("connector.encoding" in p and "unknown text encoding: use" in p for p in problems), problems
 
 
 def test_unknown_connector_kind(tmp_path: Path) -> None:
@@ -133,7 +130,7 @@ def test_unknown_connector_kind(tmp_path: Path) -> None:
     [problem] = _problems(tmp_path)
     assert (
         problem == f"{tmp_path / 'sources' / 'people.yaml'}:12:3: connector.kind: "
-        "unknown kind 'excel': use one of csv, parquet, ndjson, postgres, s3"
+        "unknown kind: use one of csv, parquet, ndjson, postgres, s3"
     )
 
 

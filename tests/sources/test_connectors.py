@@ -158,9 +158,9 @@ def test_blank_lines_are_not_records(tmp_path: Path) -> None:
     assert frame.rows() == [("1", "2"), ("3", "4")]
 
 
-def test_short_rows_are_padded_with_nulls_for_the_contract_to_judge(tmp_path: Path) -> None:
-    frame = read_csv_bytes(tmp_path, b"a,b,c\n1,2,3\n4,5\n")
-    assert frame.rows() == [("1", "2", "3"), ("4", "5", None)]
+def test_short_rows_are_refused_not_padded_with_nulls(tmp_path: Path) -> None:
+    path = write(tmp_path / "data" / "x.csv", b"a,b,c\n1,2,3\n4,5\n")
+    assert str(read_error(csv_spec(), path)) == f"{path}:3: record has 2 fields, the first record has 3"
 
 
 # --- CSV: malformed files ------------------------------------------------------------------------

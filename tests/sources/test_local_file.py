@@ -55,7 +55,7 @@ def test_unknown_suffix_names_the_readable_ones(tmp_path: Path) -> None:
     ("options", "message"),
     [
         ({"delimiter": ";;"}, "at most 1 character"),
-        ({"encoding": "klingon"}, "unknown text encoding 'klingon'"),
+        ({"encoding": "klingon"}, "unknown text encoding: use a codec name"),
     ],
 )
 def test_options_the_connector_refuses(tmp_path: Path, options: dict[str, str], message: str) -> None:

@@ -22,6 +22,7 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "naive": ("workdir",),
     "pipeline": ("catalog", "workdir"),
     "pii": ("catalog", "workdir"),
+    "sources": ("catalog", "workdir"),  # --rows is each source's
 }
 
 
@@ -31,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m lockgate_bench",
         description="Run one lockgate bench path in this process (used by `lockgate bench`).",
     )
-    parser.add_argument("--path", required=True, choices=("generate", *paths.PATHS))
+    parser.add_argument("--path", required=True, choices=tuple(NEEDS))
     parser.add_argument("--csv", type=Path, required=True)
     parser.add_argument("--workdir", type=Path)
     parser.add_argument("--catalog", type=Path)
@@ -49,8 +50,10 @@ def main(argv: list[str] | None = None) -> int:
         figures = paths.path_naive(args.csv, args.workdir)
     elif args.path == "pipeline":
         figures = paths.path_pipeline(args.catalog, args.workdir, args.rows, args.seed)
-    else:
+    elif args.path == "pii":
         figures = paths.path_pii(args.catalog, args.csv, args.rows, args.workdir)
+    else:
+        figures = paths.path_sources(args.catalog, args.workdir, args.rows)
     figures["peak_rss_mb"] = peak_rss_mb()
     sys.stdout.write(paths.RESULT_MARKER + json.dumps(figures) + "\n")
     sys.stdout.flush()

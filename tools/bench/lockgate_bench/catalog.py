@@ -1,14 +1,18 @@
-"""The bench catalog: one source, its passport and its contract, written around the reference CSV.
+"""The bench catalogs: one source, its passport and its contract, written around the reference CSV.
 
 The contract is the example catalog's customers contract grown to every masking rule a contract can use
 except drop and encrypt, with ten expectations (one of them warn-level, which the generated data fails on
 purpose). The pipeline path ingests this catalog; the naive path writes the same rules by hand.
+``lockgate bench --sources N`` ingests `write_sources_catalog`'s: N such sources, each with its own
+passport, contract and slice of one reference CSV.
 """
 
 from __future__ import annotations
 
 import shutil
 from typing import TYPE_CHECKING
+
+from lockgate_bench.errors import BenchDataError
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -135,6 +139,43 @@ schema:
 """
 
 
+def _write_source(root: Path, name: str, seed: int) -> Path:
+    """One source's passport and contract under `root`; where its data file goes."""
+    for folder in ("sources", "contracts", "data"):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+    (root / "sources" / f"{name}.yaml").write_text(
+        PASSPORT_YAML.format(name=name, seed=seed), encoding="utf-8"
+    )
+    (root / "contracts" / f"{name}.yaml").write_text(
+        CONTRACT_YAML.format(name=name).lstrip(), encoding="utf-8"
+    )
+    return root / "data" / f"{name}.csv"
+
+
+def source_names(count: int) -> list[str]:
+    """The sources of a `write_sources_catalog` of `count`: bench_customers_000, _001, ..."""
+    width = max(3, len(str(count - 1)))
+    return [f"{SOURCE_NAME}_{i:0{width}d}" for i in range(count)]
+
+
+def write_sources_catalog(root: Path, csv_path: Path, seed: int, count: int, rows: int) -> Path:
+    """A catalog of `count` sources under `root`, each the customers contract over `rows` rows of its own.
+
+    Source i's file is rows ``i*rows`` to ``(i+1)*rows`` of `csv_path` (which must hold ``count*rows``),
+    read and written back as text, so every source has distinct customers and distinct bytes (no raw
+    object is shared between sources) drawn from the same reference data.
+    """
+    import polars as pl
+
+    frame = pl.read_csv(csv_path, infer_schema=False)
+    if frame.height < count * rows:
+        raise BenchDataError(f"{csv_path} holds {frame.height:,} rows, not {count:,} × {rows:,}")
+    for i, name in enumerate(source_names(count)):
+        data = _write_source(root, name, seed)
+        frame.slice(i * rows, rows).write_csv(data)
+    return root
+
+
 def write_catalog(root: Path, csv_path: Path, seed: int) -> Path:
     """A one-source catalog under `root` whose data file is `csv_path` (hard-linked, else copied).
 
@@ -143,15 +184,7 @@ def write_catalog(root: Path, csv_path: Path, seed: int) -> Path:
     The connector refuses symlinks that leave the catalog, so the cached CSV is hard-linked in: no
     copy of gigabytes when the cache and the work folder share a file system.
     """
-    for folder in ("sources", "contracts", "data"):
-        (root / folder).mkdir(parents=True, exist_ok=True)
-    (root / "sources" / f"{SOURCE_NAME}.yaml").write_text(
-        PASSPORT_YAML.format(name=SOURCE_NAME, seed=seed), encoding="utf-8"
-    )
-    (root / "contracts" / f"{SOURCE_NAME}.yaml").write_text(
-        CONTRACT_YAML.format(name=SOURCE_NAME).lstrip(), encoding="utf-8"
-    )
-    data = root / "data" / f"{SOURCE_NAME}.csv"
+    data = _write_source(root, SOURCE_NAME, seed)
     data.unlink(missing_ok=True)
     try:
         data.hardlink_to(csv_path)

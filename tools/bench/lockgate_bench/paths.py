@@ -8,19 +8,20 @@ timer covers the work only: imports, the warm-up and the loading of inputs happe
 - **naive** — what a user writes by hand (`naive.run_naive`);
 - **pipeline** — the real Prefect flow ``ingest`` on the bench catalog, after a warm-up run;
 - **pii** — the pipeline's own mask and PII-gate steps (`mask_task`, `pii_gate_task`) on up to a
-  million rows, as rows per second.
+  million rows, as rows per second;
+- **sources** — ``lockgate bench --sources N``: one flow run over a catalog of N small sources.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from lockgate_bench.errors import BenchError
-from lockgate_bench.memory import peak_rss_mb
+from lockgate_bench.memory import RssSampler, peak_rss_mb
 from lockgate_bench.naive import run_naive
+from lockgate_bench.steps import busy_seconds, read_windows, step_table
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -29,6 +30,9 @@ if TYPE_CHECKING:
     from flows.results import RunResult, SourceResult
 
 PATHS = ("floor", "naive", "pipeline", "pii")
+NAIVE_MAX_ROWS = (
+    5_000_000  # above this the naive path is skipped: pandas + GX would need ~1.1 GB a million rows
+)
 RESULT_MARKER = "LOCKGATE_BENCH_RESULT "  # the line of a child's stdout that carries its figures
 KEY_ENV = "LOCKGATE_KEY_DEFAULT"  # the contract's hash rule uses key "default"; checked before any other
 WARMUP_ROWS = 2_000
@@ -76,14 +80,19 @@ def path_naive(csv: Path, workdir: Path) -> dict[str, Any]:
     return run_naive(csv, workdir / "naive.parquet", KEY_ENV)
 
 
-def _run_flow(catalog_root: Path, lake: Path) -> tuple[float, RunResult, UUID | None]:
-    """One call of the ingest flow as the CLI makes it: its wall time, the run's result, its flow-run id."""
+def _run_flow(
+    catalog_root: Path, lake: Path, sources: list[str] | None = None
+) -> tuple[float, RunResult, UUID | None]:
+    """One call of the ingest flow as the CLI makes it: its wall time, the run's result, its flow-run id.
+
+    `sources` limits the run to those sources (all by default).
+    """
     from flows.errors import RunFailed
     from flows.pipeline import ingest
     from flows.results import RunResult
 
     start = time.perf_counter()
-    state = ingest(catalog=str(catalog_root), lake=str(lake), sources=[], return_state=True)
+    state = ingest(catalog=str(catalog_root), lake=str(lake), sources=sources or [], return_state=True)
     seconds = time.perf_counter() - start
     outcome = state.result(raise_on_failure=False)
     if isinstance(outcome, RunFailed):
@@ -91,29 +100,6 @@ def _run_flow(catalog_root: Path, lake: Path) -> tuple[float, RunResult, UUID | 
     if not isinstance(outcome, RunResult):
         raise BenchError(f"pipeline: the flow failed: {type(outcome).__name__}: {outcome}")
     return seconds, outcome, state.state_details.flow_run_id
-
-
-def _step_seconds(flow_run_id: UUID | None) -> dict[str, float]:
-    """Run time of each task of one flow run, as Prefect recorded it: where the pipeline's time goes.
-
-    Task-run names are ``<task name>-<suffix>``; runs of the same task (one per source) are summed.
-    What the flow's wall time holds beyond their sum is orchestration: task submission, state
-    changes, artifacts.
-    """
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
-
-    if flow_run_id is None:
-        return {}
-    with get_client(sync_client=True) as client:
-        task_runs = client.read_task_runs(
-            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
-        )
-    steps: dict[str, float] = {}
-    for task_run in sorted(task_runs, key=lambda t: t.start_time or datetime.min.replace(tzinfo=UTC)):
-        step = task_run.name.rsplit("-", 1)[0]
-        steps[step] = steps.get(step, 0.0) + task_run.total_run_time.total_seconds()
-    return steps
 
 
 def _published(run: RunResult, rows: int, what: str) -> SourceResult:
@@ -129,9 +115,8 @@ def _published(run: RunResult, rows: int, what: str) -> SourceResult:
     return result
 
 
-def path_pipeline(catalog_root: Path, workdir: Path, rows: int, seed: int) -> dict[str, Any]:
-    """The Prefect flow on the reference catalog, timed after a warm-up run on a small one."""
-    import flows.pipeline  # noqa: F401 - imported before the baseline so it is not counted as work
+def _warm_up(workdir: Path, seed: int) -> float:
+    """A flow run on a small catalog: starts Prefect's ephemeral server, loads the NER model; its seconds."""
     from lockgate_bench import catalog, data
 
     warm = workdir / "warmup"
@@ -140,17 +125,94 @@ def path_pipeline(catalog_root: Path, workdir: Path, rows: int, seed: int) -> di
     catalog.write_catalog(warm / "catalog", warm_csv, seed)
     warmup_s, warm_run, _ = _run_flow(warm / "catalog", warm / "lake")
     _published(warm_run, WARMUP_ROWS, "warm-up")
+    return warmup_s
+
+
+def _task_runs_expected(sources: int) -> int:
+    """Task runs of a run where every source is published: each step once per source, then register."""
+    from flows.pipeline import STEPS
+
+    return len(STEPS) * sources + 1
+
+
+def path_pipeline(catalog_root: Path, workdir: Path, rows: int, seed: int) -> dict[str, Any]:
+    """The Prefect flow on the reference catalog, timed after a warm-up run on a small one.
+
+    The timed run's resident set is sampled throughout (`memory.RssSampler`) and matched to its task
+    runs (`steps`): ``steps`` holds each step's seconds and the peak RSS reached while it ran.
+    """
+    import flows.pipeline  # noqa: F401 - imported before the baseline so it is not counted as work
+
+    warmup_s = _warm_up(workdir, seed)
     baseline = peak_rss_mb()
 
-    seconds, run, flow_run_id = _run_flow(catalog_root, workdir / "lake")
+    with RssSampler() as sampler:
+        seconds, run, flow_run_id = _run_flow(catalog_root, workdir / "lake")
     result = _published(run, rows, "reference")
+    windows = read_windows(flow_run_id, _task_runs_expected(1))
     return {
         "seconds": seconds,
-        "steps_s": _step_seconds(flow_run_id),
+        "steps": step_table(windows, sampler.samples),
+        "tasks_busy_s": busy_seconds(windows),
+        "sampled_peak_rss_mb": sampler.peak_mb(),
+        "rss_samples": len(sampler.samples),
         "rows_out": result.rows_out,
         "expectations": len(result.expectations),
         "warnings": len(result.warnings),
         "masked_columns": len(result.masked_columns),
+        "warmup_s": warmup_s,
+        "before_work_rss_mb": baseline,
+    }
+
+
+def path_sources(catalog_root: Path, workdir: Path, rows: int) -> dict[str, Any]:
+    """One flow run over a catalog of many small sources, timed after a warm-up run on its first source.
+
+    `rows` is each source's. Besides the run's wall time and memory: how long loading and checking the
+    catalog takes (the flow does it first), and the same flow shape with no-op steps (`noop.noop_ingest`),
+    which is what Prefect's orchestration of that many task runs costs on its own.
+    """
+    import flows.pipeline  # noqa: F401 - imported before the baseline so it is not counted as work
+    from contracts.expectations import check_contract
+    from flows.results import SourceStatus
+    from lockgate_bench.noop import noop_ingest
+    from sources.catalog import load_catalog
+
+    names = [source.name for source in load_catalog(catalog_root).sources]
+    count = len(names)
+    # The warm-up (server, imports, NER model) on the first source alone, into a lake of its own.
+    warmup_s, warm_run, _ = _run_flow(catalog_root, workdir / "warmup-lake", names[:1])
+    _published(warm_run, rows, "warm-up")
+    start = time.perf_counter()
+    load_catalog(catalog_root, check=check_contract)  # as the flow loads it, warm
+    catalog_s = time.perf_counter() - start
+    noop_s = noop_ingest(count)
+    baseline = peak_rss_mb()
+
+    with RssSampler() as sampler:
+        seconds, run, flow_run_id = _run_flow(catalog_root, workdir / "lake")
+    published = [r for r in run.sources if r.status is SourceStatus.PUBLISHED and r.rows_out == rows]
+    if len(published) != count:
+        failed = next(r for r in run.sources if r not in published)
+        raise BenchError(
+            f"sources: {len(published)} of {count} sources published; {failed.source}: {failed.status.value}"
+            f" {failed.error or ''}"
+        )
+    windows = read_windows(flow_run_id, _task_runs_expected(count))
+    process_peak = peak_rss_mb()
+    return {
+        "seconds": seconds,
+        # The run's own peak: the process's when the run raised it (exact), else the highest reading
+        # (the warm-up or the no-op flow can leave a higher process peak than the run).
+        "run_peak_rss_mb": process_peak if process_peak > baseline else sampler.peak_mb(),
+        "sources": count,
+        "rows_per_source": rows,
+        "steps": step_table(windows, sampler.samples),
+        "tasks_busy_s": busy_seconds(windows),
+        "sampled_peak_rss_mb": sampler.peak_mb(),
+        "rss_samples": len(sampler.samples),
+        "catalog_load_s": catalog_s,
+        "noop_flow_s": noop_s,
         "warmup_s": warmup_s,
         "before_work_rss_mb": baseline,
     }

@@ -21,14 +21,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lockgate_bench import catalog, data, report
-from lockgate_bench.errors import BenchError
-from lockgate_bench.paths import KEY_ENV, PATHS, RESULT_MARKER, meta_path
+from lockgate_bench import catalog, data, report, report_sources
+from lockgate_bench.errors import BenchDataError, BenchError
+from lockgate_bench.paths import KEY_ENV, NAIVE_MAX_ROWS, PATHS, RESULT_MARKER, meta_path
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
 DEFAULT_ROWS = 5_000_000
+DEFAULT_SOURCE_ROWS = 1_000  # each source's rows with --sources
+NAIVE_SKIPPED = f"above {NAIVE_MAX_ROWS:,} rows"
 DEFAULT_SEED = data.DEFAULT_SEED
 DEFAULT_CACHE = Path(".lockgate") / "bench"
 PII_MAX_ROWS = 1_000_000
@@ -56,6 +58,9 @@ def child_env(key: str) -> dict[str, str]:
     env[KEY_ENV] = key
     env["PYTHONPATH"] = os.pathsep.join(p for p in (*_import_roots(), env.get("PYTHONPATH", "")) if p)
     env.setdefault("GX_ANALYTICS_ENABLED", "false")
+    env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # A child's ephemeral server starts slowly on a busy machine; Prefect's default wait (20 s) is short.
+    env.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     api = PREFECT_API_URL.value()
     if api:
         env["PREFECT_API_URL"] = str(api)
@@ -105,11 +110,20 @@ def _run_paths(
     seed: int,
     env: dict[str, str],
     progress: Callable[[str], None],
-) -> dict[str, dict[str, Any]]:
-    """Every path on the reference data, one process after another; the figures by path."""
+) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """Every path on the reference data, one process after another: the figures by path, and the skipped.
+
+    The naive path is skipped above `NAIVE_MAX_ROWS` rows (pandas and GX hold several copies of the frame:
+    more memory than the machine has at 20M rows).
+    """
     _warm_page_cache(csv)
     figures: dict[str, dict[str, Any]] = {}
+    skipped: dict[str, str] = {}
     for path in PATHS:
+        if path == "naive" and rows > NAIVE_MAX_ROWS:
+            skipped[path] = NAIVE_SKIPPED
+            progress(f"naive: skipped, {NAIVE_SKIPPED}")
+            continue
         out = root / path
         out.mkdir()
         path_rows = min(rows, PII_MAX_ROWS) if path == "pii" else rows
@@ -118,7 +132,7 @@ def _run_paths(
         progress(f"{path}: running on {rows:,} rows" if path != "pii" else "pii: mask + PII gate")
         figures[path] = run_child(path, args, env)
         progress(f"{path}: {figures[path]['seconds']:.2f} s, peak {figures[path]['peak_rss_mb']:.0f} MB")
-    return figures
+    return figures, skipped
 
 
 def _run_quarter(
@@ -136,6 +150,15 @@ def _run_quarter(
     quarter = run_child("pipeline", [*args, "--catalog", str(small_catalog), "--workdir", str(out)], env)
     quarter["rows"] = small
     return quarter
+
+
+def _work_root(workdir: Path | None) -> Path:
+    """A temporary folder (removed by the caller), or a new ``bench-<time>`` folder under `workdir`."""
+    if workdir is None:
+        return Path(tempfile.mkdtemp(prefix="lockgate-bench-"))
+    root = workdir / f"bench-{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}"
+    root.mkdir(parents=True)
+    return root
 
 
 def run_benchmark(
@@ -158,15 +181,11 @@ def run_benchmark(
     load_before = os.getloadavg()[0]  # other work on the machine skews every figure: say how busy it was
     env = child_env(secrets.token_hex(32))
     csv, meta, cached = reference_csv(cache_dir, rows, seed, env, progress)
-    if workdir is None:
-        root = Path(tempfile.mkdtemp(prefix="lockgate-bench-"))
-    else:
-        root = workdir / f"bench-{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}"
-        root.mkdir(parents=True)
+    root = _work_root(workdir)
     try:
         catalog_root = catalog.write_catalog(root / "catalog", csv, seed)
         (source,) = load_catalog(catalog_root).sources
-        figures = _run_paths(csv, catalog_root, root, rows, seed, env, progress)
+        figures, skipped = _run_paths(csv, catalog_root, root, rows, seed, env, progress)
         quarter = _run_quarter(cache_dir, root, rows, seed, env, progress) if scaling else None
     finally:
         if workdir is None:
@@ -180,8 +199,47 @@ def run_benchmark(
         paths=figures,
         quarter=quarter,
         load_average_1m=(load_before, os.getloadavg()[0]),
+        skipped=skipped,
     )
     result = report.summarise(measured)
+    if workdir is not None:
+        result["workdir"] = str(root)
+    return result
+
+
+def run_sources(
+    sources: int,
+    rows: int = DEFAULT_SOURCE_ROWS,
+    *,
+    seed: int = DEFAULT_SEED,
+    workdir: Path | None = None,
+    cache_dir: Path = DEFAULT_CACHE,
+    progress: Callable[[str], None] = lambda _: None,
+) -> dict[str, Any]:
+    """One ingest run over `sources` sources of `rows` rows each, in a child process; its figures.
+
+    The sources are slices of one cached reference CSV of ``sources * rows`` rows
+    (`catalog.write_sources_catalog`); the work folder is kept or removed as in `run_benchmark`.
+    """
+    if sources < 1:
+        raise BenchDataError(f"--sources needs at least one source, not {sources}")
+    data.check_request(rows, seed)
+    load_before = os.getloadavg()[0]
+    env = child_env(secrets.token_hex(32))
+    csv, meta, cached = reference_csv(cache_dir, sources * rows, seed, env, progress)
+    root = _work_root(workdir)
+    try:
+        catalog_root = catalog.write_sources_catalog(root / "catalog", csv, seed, sources, rows)
+        out = root / "sources"
+        out.mkdir()
+        progress(f"sources: one run of {sources} sources × {rows:,} rows")
+        args = ["--csv", str(csv), "--rows", str(rows), "--seed", str(seed)]
+        figures = run_child("sources", [*args, "--catalog", str(catalog_root), "--workdir", str(out)], env)
+        progress(f"sources: {figures['seconds']:.2f} s, peak {figures['run_peak_rss_mb'] or 0:.0f} MB")
+    finally:
+        if workdir is None:
+            shutil.rmtree(root, ignore_errors=True)
+    result = report_sources.summarise_sources(figures, meta, cached, (load_before, os.getloadavg()[0]))
     if workdir is not None:
         result["workdir"] = str(root)
     return result
