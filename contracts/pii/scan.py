@@ -192,27 +192,29 @@ def _scan_column(
     if text.is_empty():
         return {}, [], None
     hint = column_hint(name)
-    frame = text.to_frame()
-    v = pl.col("v")
-    flags = frame.select(
+    # Every expression runs once per distinct value, which carries its row count `n`: columns repeat
+    # (cities, segments, masked tails, pooled notes), and the regexes are the cost of a scan of every row.
+    v, n = pl.col("v"), pl.col("n")
+    flags = text.value_counts(name="n").select(
         v,
+        n,
         *[e.alias(k) for k, e in candidate_exprs(v, hint).items()],
         v.str.contains(NAME_GATE).fill_null(False).alias("_gate"),
         v.str.contains(NAME_SHAPE).fill_null(False).alias("_shape"),
     )
-    stats = frame.select(
-        v.str.len_chars().mean().alias("chars"),
-        v.str.contains("[ \t]").mean().alias("spaces"),
-        v.str.count_matches(_LETTER_WORD).mean().alias("words"),
+    rows = text.len()
+    stats = flags.select(
+        ((v.str.len_chars() * n).sum() / rows).alias("chars"),
+        ((v.str.contains("[ \t]").cast(pl.Int64) * n).sum() / rows).alias("spaces"),
+        ((v.str.count_matches(_LETTER_WORD) * n).sum() / rows).alias("words"),
     ).row(0, named=True)
     is_text = (stats["chars"] > TEXT_MEAN_CHARS or stats["spaces"] >= TEXT_SPACE_SHARE) and (
         stats["words"] >= TEXT_MEAN_WORDS
     )
 
     # Stage 2 on distinct candidate values; each carries its row count.
-    candidate_rows = {k: int(flags.get_column(k).sum()) for k in REGEX_KINDS}
-    candidates = flags.filter(pl.any_horizontal(list(REGEX_KINDS)))
-    counted = candidates.group_by(["v", *REGEX_KINDS]).len("n")
+    candidate_rows = {k: int(flags.filter(pl.col(k)).get_column("n").sum()) for k in REGEX_KINDS}
+    counted = flags.filter(pl.any_horizontal(list(REGEX_KINDS)))
     found: Counter[str] = Counter()
     regex_cache: dict[str, list[Any]] = {}
     embedded_values: set[str] = set()
@@ -228,12 +230,15 @@ def _scan_column(
 
     kinds = {k: n for k, n in found.items() if not _guard(k, n, candidate_rows[k], is_text)}
     guessed: list[str] = []
-    embedded_rows = int(text.is_in(list(embedded_values)).sum()) if embedded_values else 0
+    embedded_rows = (
+        int(flags.filter(v.is_in(list(embedded_values))).get_column("n").sum()) if embedded_values else 0
+    )
     free_text_rows = float(embedded_rows)
 
     ner: tuple[int, int] | None = None
     if names and is_text:
-        shape = flags.filter(pl.col("_shape")).get_column("v")
+        # NER samples rows, in their order: the rows of the values that pass each gate.
+        shape = text.filter(text.is_in(flags.filter(pl.col("_shape")).get_column("v")))
         if shape.len() >= NAME_COLUMN_SHARE * text.len():
             persons, exact = _name_column(shape, seed)
             if shape.len() > NAME_COLUMN_SAMPLE:
@@ -243,7 +248,7 @@ def _scan_column(
                 if not exact:
                     guessed.append(PiiKind.PERSON_NAME)
         else:
-            gated = flags.filter(pl.col("_gate")).get_column("v")
+            gated = text.filter(text.is_in(flags.filter(pl.col("_gate")).get_column("v")))
             persons_f, free_f, exact = _free_text_names(gated, regex_cache, hint, embedded_values, seed)
             if not exact:
                 ner = (NER_MAX_ROWS, gated.len())
