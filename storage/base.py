@@ -6,11 +6,13 @@ works unchanged on S3 (and the other way round).
 
 from __future__ import annotations
 
-from typing import IO, TYPE_CHECKING, Protocol
+from dataclasses import dataclass
+from typing import IO, TYPE_CHECKING, Protocol, runtime_checkable
 
 from storage.errors import InvalidKey
 
 if TYPE_CHECKING:
+    from datetime import datetime
     from pathlib import Path
 
 # Temporary files of the local backend start with this; no key segment may, so they never list as objects.
@@ -77,4 +79,21 @@ class ObjectStore(Protocol):
 
     def tags(self, key: str) -> dict[str, str]:
         """The object's tags (an S3 feature; the local backend keeps none and returns {})."""
+        ...
+
+
+@dataclass(frozen=True)
+class ObjectStat:
+    """What a store knows of an object without reading it."""
+
+    fingerprint: str  # changes whenever the bytes change (size, times, identity or ETag)
+    modified: datetime  # when it was last written, UTC
+
+
+@runtime_checkable
+class StatsObjects(Protocol):
+    """A store that can describe an object without reading it; both backends can, wrappers may not."""
+
+    def stat(self, key: str) -> ObjectStat:
+        """The object's `ObjectStat`; raises `ObjectNotFound` when it is absent."""
         ...

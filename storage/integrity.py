@@ -14,26 +14,24 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, Field
 
 from storage import layout
+from storage.base import StatsObjects
 from storage.errors import IntegrityError, LakeNotFound, ObjectNotFound, StorageError
 from storage.layout import is_s3
-from storage.local import LocalStore
-from storage.s3 import S3Store
 from storage.store import open_store
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from storage.base import ObjectStore
 
 _log = logging.getLogger(__name__)
 _CHUNK = 1024 * 1024
-_MISSING = {"NoSuchKey", "NotFound", "404"}
 
 
 def open_existing(location: str) -> ObjectStore:
@@ -56,45 +54,12 @@ class _Verified(BaseModel):
 
 def fingerprint(store: ObjectStore, key: str) -> str | None:
     """What changes whenever the object's bytes change, without reading them; None if the store has none."""
-    if isinstance(store, LocalStore):
-        try:
-            st = Path(store.uri(key)).stat()
-        except FileNotFoundError:
-            raise ObjectNotFound(key) from None
-        except OSError as exc:
-            raise StorageError(f"could not check {key!r}: {exc.strerror or exc}") from exc
-        return f"local:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}"
-    if isinstance(store, S3Store):
-        full = store.uri(key).removeprefix(f"s3://{store.bucket}/")
-        try:
-            head = store.client.head_object(Bucket=store.bucket, Key=full)
-        except ClientError as exc:
-            code = str(exc.response.get("Error", {}).get("Code"))
-            if code in _MISSING:
-                raise ObjectNotFound(key) from None
-            raise StorageError(f"could not check {key!r} in s3://{store.bucket}: {code}") from exc
-        except BotoCoreError as exc:
-            raise StorageError(
-                f"could not check {key!r} in s3://{store.bucket}: {type(exc).__name__}"
-            ) from exc
-        return f"s3:{head['ContentLength']}:{head['ETag']}:{head['LastModified'].isoformat()}"
-    return None
+    return store.stat(key).fingerprint if isinstance(store, StatsObjects) else None
 
 
 def modified_at(store: ObjectStore, key: str) -> datetime | None:
     """When the object was last written, where the store can tell without reading it."""
-    if isinstance(store, LocalStore):
-        try:
-            return datetime.fromtimestamp(Path(store.uri(key)).stat().st_mtime, UTC)
-        except FileNotFoundError:
-            raise ObjectNotFound(key) from None
-    if isinstance(store, S3Store):
-        full = store.uri(key).removeprefix(f"s3://{store.bucket}/")
-        try:
-            return store.client.head_object(Bucket=store.bucket, Key=full)["LastModified"]
-        except (ClientError, BotoCoreError):
-            raise ObjectNotFound(key) from None
-    return None
+    return store.stat(key).modified if isinstance(store, StatsObjects) else None
 
 
 def hash_object(store: ObjectStore, key: str) -> tuple[str, int]:

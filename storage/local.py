@@ -18,10 +18,11 @@ import os
 import shutil
 import uuid
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from storage.base import TEMP_MARKER, check_key, check_prefix
+from storage.base import TEMP_MARKER, ObjectStat, check_key, check_prefix
 from storage.errors import InvalidKey, ObjectNotFound, StorageError
 from storage.layout import LOCAL_DIR
 
@@ -222,6 +223,19 @@ class LocalStore:
 
     def uri(self, key: str) -> str:
         return str(self._path(key))
+
+    def stat(self, key: str) -> ObjectStat:
+        """A rewrite or a replacement changes ctime or inode, and neither can be set back by a user."""
+        try:
+            st = self._path(key).stat()
+        except FileNotFoundError:
+            raise ObjectNotFound(key) from None
+        except OSError as exc:
+            raise StorageError(f"could not check {key!r}: {exc.strerror or exc}") from exc
+        return ObjectStat(
+            fingerprint=f"local:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}",
+            modified=datetime.fromtimestamp(st.st_mtime, UTC),
+        )
 
     def open_read(self, key: str) -> IO[bytes]:
         path = self._path(key)

@@ -18,7 +18,7 @@ from boto3.exceptions import S3UploadFailedError
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from storage.base import check_key, check_prefix
+from storage.base import ObjectStat, check_key, check_prefix
 from storage.errors import ObjectNotFound, StorageError
 
 if TYPE_CHECKING:
@@ -161,6 +161,14 @@ class S3Store:
 
     def uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{self._full(key)}"
+
+    def stat(self, key: str) -> ObjectStat:
+        try:
+            head = self.client.head_object(Bucket=self.bucket, Key=self._full(key))
+        except (ClientError, BotoCoreError) as exc:
+            raise self._fail("check", key, exc) from exc
+        modified = head["LastModified"]
+        return ObjectStat(f"s3:{head['ContentLength']}:{head['ETag']}:{modified.isoformat()}", modified)
 
     def open_read(self, key: str) -> IO[bytes]:
         try:

@@ -238,14 +238,7 @@ def query_lake(lake: str, sql: str, *, warehouse: str | Path | None = None) -> p
     The lake must exist (reading never creates it); `warehouse` is an S3 lake's warehouse file.
     """
     store = open_existing(lake)
-    con = connect(layout.warehouse_path(lake, warehouse), read_only=True)
-    try:
-        verify_views(store, con)
-        return con.execute(sql).pl()
-    except duckdb.Error as exc:
-        raise QueryError(str(exc)) from None
-    finally:
-        con.close()
+    return query(layout.warehouse_path(lake, warehouse), sql, verify=store)
 
 
 def register_current(lake: str, sources: list[str], *, warehouse: str | None = None) -> str:
@@ -272,14 +265,17 @@ def register_current(lake: str, sources: list[str], *, warehouse: str | None = N
     return str(path)
 
 
-def query(path: Path, sql: str) -> pl.DataFrame:
+def query(path: Path, sql: str, *, verify: ObjectStore | None = None) -> pl.DataFrame:
     """Run one SQL statement on a read-only connection and return the result as a polars frame.
 
+    With `verify`, the lake the views read, every object they read is checked first (`verify_views`).
     A statement DuckDB refuses (a syntax error, an unknown table, a write) raises `QueryError` with
     DuckDB's own message, which names the token or table.
     """
     con = connect(path, read_only=True)
     try:
+        if verify is not None:
+            verify_views(verify, con)
         return con.execute(sql).pl()
     except duckdb.Error as exc:
         raise QueryError(str(exc)) from None
