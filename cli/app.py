@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import typer
 
-from cli import agreement, catalog, query, run, versions
+from cli import agreement, catalog, erase, query, run, versions
+from cli.audit import audit_app
 from cli.bench import bench
 from cli.config import config_app
 from cli.contract import contract_app
 from cli.label import label_app
 from cli.lake import lake_app
 from cli.pii import pii_app
+from cli.release import release_app
+from cli.retention import retention_app
 
 app = typer.Typer(
     name="lockgate",
@@ -29,12 +32,16 @@ app.add_typer(catalog.commands)
 app.add_typer(run.commands)
 app.add_typer(query.commands)
 app.add_typer(versions.commands)
+app.add_typer(erase.commands)
 app.add_typer(agreement.commands)
 app.add_typer(pii_app, name="pii")
 app.add_typer(contract_app, name="contract")
 app.add_typer(label_app, name="label")
 app.add_typer(lake_app, name="lake")
+app.add_typer(release_app, name="release")
+app.add_typer(retention_app, name="retention")
 app.add_typer(config_app, name="config")
+app.add_typer(audit_app, name="audit")
 # Through a group of its own so that the benchmark, a tool for developers, is listed last in --help.
 tools = typer.Typer()
 tools.command("bench")(bench)

@@ -160,7 +160,7 @@ def _collect_text(results: list[CollectResult]) -> Iterator[RenderableType]:
             f"{r.krippendorff_alpha:.3f}" if r.krippendorff_alpha is not None else "-",
             Text(r.verdict),
             *(str(r.items.get(decision, 0)) for decision in ("accepted", "review", "rejected", "pending")),
-            Text(f"{r.labels_dataset} v{r.labels_version}") if r.labels_version else "-",
+            Text(f"{r.labels_dataset} v{r.labels_version}") if r.labels_version is not None else "-",
         )
     yield table
     for r in results:
@@ -204,7 +204,7 @@ def _status_text(rows: list[PlanStatus]) -> Iterator[Table]:
             str(r.started),
             f"{r.complete} (overlap {r.overlap})",
             str(r.annotations),
-            Text(f"{r.labels_dataset} v{r.labels_version}") if r.labels_version else "-",
+            Text(f"{r.labels_dataset} v{r.labels_version}") if r.labels_version is not None else "-",
         )
     yield table
 

@@ -29,11 +29,11 @@ def check(
     lake: LakeOption = DEFAULT_LAKE,
     repair: Annotated[
         bool,
-        typer.Option("--repair", help="Rewrite broken pointers, remove orphans and leftovers, fix views."),
+        typer.Option("--repair", help="Remove leftovers of crashed runs and register stale views again."),
     ] = False,
     output: FormatOption = OutputFormat.TEXT,
 ) -> None:
-    """Report orphans, leftovers, corrupt metadata, checksum mismatches and stale views; exit 1 if any
+    """Report leftovers, unreadable tables, missing or changed data files and stale views; exit 1 if any
     remain unrepaired."""
     from flows.settings import current_settings
     from storage.lake_check import check_lake

@@ -22,5 +22,6 @@ LakeOption = Annotated[
     ),
 ]
 FormatOption = Annotated[
-    OutputFormat, typer.Option("--format", help="text (tables for people) or json (for tools).")
+    OutputFormat,
+    typer.Option("--format", help="text (tables for people), json (for tools) or csv (for sheets)."),
 ]

@@ -6,7 +6,9 @@ query result may hold ``[brackets]`` that Rich would otherwise read as styles an
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import io
 import json
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
@@ -31,10 +33,11 @@ R = TypeVar("R")
 
 
 class OutputFormat(StrEnum):
-    """``--format``: tables and notes for people, or one JSON document for tools."""
+    """``--format``: tables and notes for people, one JSON document for tools, or CSV rows for sheets."""
 
     TEXT = "text"
     JSON = "json"
+    CSV = "csv"
 
 
 @runtime_checkable
@@ -48,13 +51,19 @@ def write(
     result: R,
     render: Callable[[R], Iterable[RenderableType]],
     output: OutputFormat = OutputFormat.TEXT,
+    *,
+    columns: Sequence[str] = (),
 ) -> None:
-    """Print a command's result: `render`'s tables and lines, or the result itself as JSON.
+    """Print a command's result: `render`'s tables and lines, or the result itself as JSON or CSV.
 
-    Plain strings from `render` print literally; style belongs in `Text` objects.
+    Plain strings from `render` print literally; style belongs in `Text` objects. `columns` is the CSV
+    header when the result may be an empty list (there is then no row to take it from).
     """
     if output is OutputFormat.JSON:
         typer.echo(json.dumps(_json_dict(result), ensure_ascii=False, indent=2))
+        return
+    if output is OutputFormat.CSV:
+        typer.echo(to_csv(_json_dict(result), columns), nl=False)
         return
     for item in render(result):
         console.print(Text(item) if isinstance(item, str) else item)
@@ -73,6 +82,35 @@ def _json_dict(result: object) -> Any:
     if dataclasses.is_dataclass(result) and not isinstance(result, type):
         return RootModel[Any](dataclasses.asdict(result)).model_dump(mode="json")
     raise TypeError(f"{type(result).__name__} has no JSON form")
+
+
+def to_csv(data: Any, columns: Sequence[str] = ()) -> str:
+    """CSV of a result's JSON form: a list is one row per item, anything else a single row.
+
+    The header is `columns`, then every other field in the order first seen. Cells are the JSON values:
+    nested lists and objects as JSON text, ``true``/``false`` for booleans, empty for null. A result
+    without any field (an empty list, an empty object) prints nothing but the header, if given.
+    """
+    rows = [
+        row if isinstance(row, dict) else {"value": row}
+        for row in (data if isinstance(data, list) else [data])
+    ]
+    header = list(dict.fromkeys([*columns, *(name for row in rows for name in row)]))
+    if not header:
+        return ""
+    buffer = io.StringIO()
+    out = csv.writer(buffer, lineterminator="\r\n")  # RFC 4180; with "\n" a lone "\r" went unquoted
+    out.writerow(header)
+    out.writerows([_csv_cell(row.get(name)) for name in header] for row in rows)
+    return buffer.getvalue()
+
+
+def _csv_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)
 
 
 def print_problems(problems: Sequence[Problem]) -> None:

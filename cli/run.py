@@ -134,18 +134,18 @@ def _summary(run: RunResult) -> Table:
             f"{passed}/{len(r.expectations)}" if r.expectations else "-",
             str(len(r.warnings)),
             str(len(r.masked_columns)),
-            f"v{r.curated_version}" if r.curated_version else "-",
+            f"v{r.curated_version}" if r.curated_version is not None else "-",
         )
     return table
 
 
 @commands.command()
 def serve(catalog: CatalogOption = DEFAULT_CATALOG, lake: LakeOption = DEFAULT_LAKE) -> None:
-    """Run each source's ingest on its passport's schedule, in this process, until Ctrl-C."""
-    from flows.schedules import ingest_deployments, serve_ingest
+    """Run each source's ingest on its passport's schedule and retention daily, here, until Ctrl-C."""
+    from flows.schedules import scheduled_deployments, serve_ingest
 
     with exit_on_failure(EXIT_INVALID):
-        deployments = ingest_deployments(catalog, lake)
+        deployments = scheduled_deployments(catalog, lake)
     write(deployments, _schedules_text)
     serve_ingest(deployments)
 
@@ -156,7 +156,8 @@ def deploy(
     catalog: CatalogOption = DEFAULT_CATALOG,
     lake: LakeOption = DEFAULT_LAKE,
 ) -> None:
-    """Register each source's scheduled ingest with a Prefect work pool (workers elsewhere run it)."""
+    """Register each source's scheduled ingest and the daily retention with a Prefect work pool (workers
+    elsewhere run them)."""
     from flows.schedules import deploy_ingest
 
     with exit_on_failure(EXIT_INVALID):

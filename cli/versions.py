@@ -9,8 +9,8 @@ from rich.table import Table
 from rich.text import Text
 
 from cli.errors import exit_on_failure, exit_with_error
-from cli.options import DEFAULT_LAKE, LakeOption
-from cli.output import write
+from cli.options import DEFAULT_LAKE, FormatOption, LakeOption
+from cli.output import OutputFormat, write
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -26,10 +26,13 @@ SourceArgument = Annotated[str, typer.Argument(help="Dataset (source name).")]
 
 
 @commands.command()
-def versions(source: SourceArgument, lake: LakeOption = DEFAULT_LAKE) -> None:
-    """List a dataset's curated versions and which one is current; then its history of pointer moves.
+def versions(
+    source: SourceArgument, lake: LakeOption = DEFAULT_LAKE, output: FormatOption = OutputFormat.TEXT
+) -> None:
+    """List a dataset's curated versions (Delta table versions) with what made each and whether it can
+    still be restored.
 
-    Exits 1 after the listing when the current version's data no longer matches its checksum.
+    Exits 1 after the listing when a file of the current version is missing or changed.
     """
     from storage.curated import lake_versions
 
@@ -37,48 +40,62 @@ def versions(source: SourceArgument, lake: LakeOption = DEFAULT_LAKE) -> None:
         found = lake_versions(lake, source)
     if not found.versions:
         exit_with_error(f"no curated versions of '{source}' in {lake}")
-    write(found, _versions_text)
+    write(found, _versions_text, output)
     if found.problem:
         exit_with_error(found.problem)
 
 
 def _versions_text(found: DatasetVersions) -> Iterator[RenderableType]:
     table = Table(title=Text(f"{found.source}: curated versions"), title_justify="left")
-    for column in ("", "version", "created (UTC)", "rows", "contract", "run", "input sha256"):
+    for column in (
+        "",
+        "version",
+        "created (UTC)",
+        "action",
+        "rows",
+        "release",
+        "contract",
+        "run",
+        "restorable",
+    ):
         table.add_column(column)
     for v in found.versions:
         table.add_row(
             "→" if v.version == found.current else "",
             f"v{v.version}",
             v.created_at.strftime("%Y-%m-%d %H:%M:%S"),
-            str(v.rows),
-            Text(f"{v.contract_id} {v.contract_version}"),
-            Text(v.run_id),
-            ", ".join(sha[:12] for sha in v.input_sha256),
+            Text(v.describe() if v.action in {"rollback", "erase"} else v.action),
+            "" if v.rows is None else str(v.rows),
+            Text(v.release_id or ""),
+            Text(f"{v.contract_id} {v.contract_version}" if v.contract_id else ""),
+            Text(v.run_id or ""),
+            {True: "yes", False: "no (files erased or expired)", None: ""}[v.restorable],
         )
     yield table
-    for change in found.history:
-        yield f"{change.at:%Y-%m-%d %H:%M:%S}  {change.describe()}"
 
 
 @commands.command()
 def rollback(
     source: SourceArgument,
-    to: Annotated[int, typer.Option("--to", help="Version to make current.", min=1)],
+    to: Annotated[int, typer.Option("--to", help="Version whose data becomes current again.", min=0)],
     lake: LakeOption = DEFAULT_LAKE,
-    reason: Annotated[str, typer.Option(help="Why; kept in the dataset's history.")] = "rollback",
+    reason: Annotated[str, typer.Option(help="Why; kept in the version the rollback makes.")] = "rollback",
+    output: FormatOption = OutputFormat.TEXT,
 ) -> None:
-    """Make an earlier (or later) version current again; versions themselves are never changed."""
+    """Restore an earlier version's data as a new version, recording who did it and why."""
     from flows.settings import current_settings
     from storage.warehouse import rollback_dataset
 
+    settings = current_settings()
     with exit_on_failure():
-        moved = rollback_dataset(lake, source, to, reason=reason, warehouse=current_settings().warehouse)
-    write(moved, _rollback_text)
+        moved = rollback_dataset(
+            lake, source, to, by=settings.user, reason=reason, warehouse=settings.warehouse
+        )
+    write(moved, _rollback_text, output)
 
 
 def _rollback_text(moved: Rollback) -> Iterator[str]:
     was = f"v{moved.before.version}" if moved.before is not None else "none"
-    if moved.replaced_pointer:
-        was = "an unreadable pointer"
-    yield f"{moved.source}: current version {was} → v{moved.after.version}; warehouse view updated"
+    now = moved.after
+    restored = f" (the data of v{now.restored_version})" if now.restored_version is not None else ""
+    yield f"{moved.source}: current version {was} → v{now.version}{restored}"

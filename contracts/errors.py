@@ -70,3 +70,8 @@ class DecryptionError(LockgateError, ValueError):
 
 class GxDuckdbUnsupportedError(LockgateError, RuntimeError):
     """The installed GX no longer has a hook Lockgate patches: fail loudly, never validate wrongly."""
+
+
+class SuppressionError(LockgateError):
+    """Erased subjects cannot be kept out of a run: the key that hashed them is not configured, or the
+    column they were erased by is gone. Names the source, column and key, never a value."""

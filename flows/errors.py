@@ -15,6 +15,7 @@ from storage.errors import LockgateError
 if TYPE_CHECKING:
     from contracts.validation import ValidationReport
     from flows.results import RunResult
+    from storage.retention import RetentionReport
 
 
 class StopLine(LockgateError):  # noqa: N818 - the name is the domain term
@@ -71,3 +72,22 @@ class Interrupted(LockgateError):  # noqa: N818 - reads as what happened to the 
             f"run {run.run_id} stopped by {signal.Signals(signum).name}"
             + (f" before finishing: {left}" if left else " after its last step")
         )
+
+
+class RetentionIncomplete(LockgateError):  # noqa: N818 - reads as what happened to the pass
+    """A retention pass could not read or remove every expired object of some layer; carries the report
+    (what was removed is in it and in the audit log), and names each failed layer."""
+
+    def __init__(self, report: RetentionReport) -> None:
+        self.report = report
+        failed = "; ".join(f"{x.source}/{x.layer}: {x.error}" for x in report.layers if x.error)
+        super().__init__(f"retention incomplete: {failed}")
+
+
+class ErasureError(LockgateError, ValueError):
+    """An erasure request that cannot be carried out as given (no such column, no ``COLUMN=VALUE``);
+    names the source and column, never the value."""
+
+
+class SubjectNotFound(LockgateError):  # noqa: N818 - reads as what was found
+    """An erasure found the subject nowhere: no row in raw, quarantine or curated, no Label Studio task."""

@@ -30,6 +30,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from flows.errors import LabelingNotReady
+from flows.release import code_version
 from flows.reports import collect_markdown
 from flows.results import CollectResult, DispatchResult, PlanStatus
 from flows.runs import IO_RETRIES, IO_RETRY_DELAYS, new_run_id
@@ -43,7 +44,8 @@ from labeling.server import LabelStudioServer, local_server, studio_settings
 from labeling.studio import VERSION, ReviewItem, Studio
 from sources.catalog import load_catalog
 from storage import layout
-from storage.curated import current_version, publish, read_current
+from storage.curated import current_version, publish, read_current, table_uri
+from storage.release import ReleaseParts, content_sha256
 from storage.store import open_store
 from storage.warehouse import register_views
 
@@ -243,22 +245,26 @@ def publish_labels_task(
     """A new version of ``labels_<dataset>`` with the agreement report beside it; its DuckDB view."""
     store = open_store(lake)
     name = plan.plan.labels_dataset
-    before = current_version(store, name)
-    version = publish(
+    release = ReleaseParts(
+        inputs=[fingerprint],
+        contract_id=f"labeling.{plan.name}",
+        contract_version=f"{plan.plan.version}.0.0",
+        contract_sha256=content_sha256(plan.plan.model_dump(mode="json", by_alias=True)),
+        code_version=code_version(),
+    )
+    result = publish(
         store,
         name,
         labels,
+        release=release,
         run_id=run_id,
-        input_sha256=[fingerprint],
-        contract_id=f"labeling.{plan.name}",
-        contract_version=f"{plan.plan.version}.0.0",
         masked_columns={},
         sensitivity=plan.source.passport.sensitivity.value,
         pii=False,
         attachments={REPORT_FILE: json.dumps(report, indent=2, ensure_ascii=False).encode()},
     )
-    register_views(layout.warehouse_path(lake, warehouse), {name: store.uri(version.data_key)})
-    return version.version, before is None or before.version != version.version
+    register_views(layout.warehouse_path(lake, warehouse), {name: table_uri(store, name)})
+    return result.version.version, result.changed
 
 
 @studio_task(name="send-to-review")

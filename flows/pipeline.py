@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import polars as pl
 from prefect import Task, flow, get_run_logger, task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
@@ -28,9 +27,11 @@ from contracts.keys import key_id, resolve_key
 from contracts.masking import mask, required_keys
 from contracts.pii.gate import pii_gate
 from contracts.quarantine import split
+from contracts.suppression import drop_suppressed
 from contracts.validation import ValidationReport, validate
 from flows.errors import Interrupted, RunFailed, StopLine
 from flows.interrupts import run_in_steps, stop_on_signals, stop_signal
+from flows.release import release_parts
 from flows.reports import source_markdown
 from flows.results import ExpectationLine, RunResult, SourceResult, SourceStatus
 from flows.runs import IO_RETRIES, IO_RETRY_DELAYS, new_run_id
@@ -38,22 +39,24 @@ from flows.settings import Settings, current_settings
 from sources.catalog import Source, load_catalog
 from sources.connectors import MalformedRecord, read_source
 from sources.extract import extract
-from storage.curated import CuratedVersion, current_version, history, list_versions, publish, read_current
+from storage.curated import CuratedVersion, list_versions, publish, rolled_back_releases, table_key
 from storage.docs import publish_docs
 from storage.layout import work_root
 from storage.quarantine import write_quarantine
 from storage.raw import RawManifest, land_raw, read_verified, write_manifest
 from storage.state import read_state, write_state
-from storage.store import ObjectStore, open_store
+from storage.store import open_store
 from storage.warehouse import register_current
 from storage.workdir import clean_leftovers, open_workdir, reporting_disk_full, step_folder
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    import polars as pl
     from prefect.futures import PrefectFuture
     from pydantic import SecretStr
 
+    from storage.curated import Mode
     from storage.raw import RawFile
 
 
@@ -72,14 +75,16 @@ class Batch:
     masked_columns: dict[str, str] = field(default_factory=dict)
     rows_in: int | None = None
     rows_quarantined: int = 0
+    rows_suppressed: int = 0  # rows of erased subjects left out (the source's suppression list)
     quarantine_key: str | None = None
     schema_notes: list[str] = field(default_factory=list)  # drift the contract allows
     malformed: list[MalformedRecord] = field(default_factory=list)  # CSV records left out, to quarantine
     read_notes: list[str] = field(default_factory=list)  # what reading found: files without data rows
     docs_uri: str | None = None  # the run's Data Docs index page in the lake
     pii_coverage: str | None = None  # what the PII gate read before letting the batch through
+    erasures: list[str] = field(default_factory=list)  # erased subjects' keyed hashes applied to the batch
     published: CuratedVersion | None = None  # the current curated version after publish
-    moved: bool = False  # publish made a new (or a left-behind complete) version current
+    moved: bool = False  # publish committed a new version
 
 
 @dataclass(frozen=True)
@@ -224,12 +229,21 @@ def validate_task(batch: Batch, run: RunContext) -> Batch:
     if blocking:
         raise StopLine(batch.source.name, blocking, None)
     store = open_store(run.lake)
+    # Subjects erased from this source stay out of everything after this point (rules, quarantine, curated),
+    # whatever the source delivers again.
+    kept = drop_suppressed(
+        conformed.frame, batch.source.name, store=store, keys=run.keys, configured=current_settings().keys
+    )
+    frame = kept.frame
+    batch.rows_suppressed, batch.erasures = kept.dropped, kept.digests
+    if kept.dropped:
+        get_run_logger().warning("%s: %d row(s) of erased subjects left out", batch.source.name, kept.dropped)
     with (
         step_folder(store, run.work, f"docs-{batch.source.name}-") as docs,
         reporting_disk_full(f"writing the Data Docs of {batch.source.name}"),
     ):
         site = docs / "site"
-        report = validate(conformed.frame, contract, data_docs=site)
+        report = validate(frame, contract, data_docs=site)
         if site.is_dir():  # a contract without rules renders no report
             batch.docs_uri = publish_docs(
                 store,
@@ -245,12 +259,12 @@ def validate_task(batch: Batch, run: RunContext) -> Batch:
             link_text=f"Data Docs: {batch.source.name}",
             description=f"Great Expectations Data Docs for run {batch.run_id}",
         )
-    batch.frame, batch.report = conformed.frame, report
+    batch.frame, batch.report = frame, report
     for outcome in report.warnings:
         get_run_logger().warning("%s: rule %s failed (warn)", batch.source.name, outcome.rule_id)
     if not report.passed:
         raise StopLine(batch.source.name, [], report)
-    held = split(conformed.frame, all_rules(contract), report.unexpected_counts, batch.malformed)
+    held = split(frame, all_rules(contract), report.unexpected_counts, batch.malformed)
     if held.quarantined.height:
         batch.quarantine_key = write_quarantine(
             open_store(run.lake),
@@ -308,64 +322,66 @@ def pii_gate_task(batch: Batch, run: RunContext) -> Batch:
 
 @task(name="publish", retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAYS, cache_policy=NO_CACHE)
 def publish_task(batch: Batch, run: RunContext) -> Batch:
-    """Write a new curated version, then commit the connector's state.
+    """Commit the batch to the source's curated Delta table, then commit the connector's state.
 
-    The commit order is what makes a failure anywhere harmless: the version's data and description are
-    written first, the 'current' pointer moves last (readers see the old or the new version, never a mix),
-    and only then does an incremental source's watermark advance. A crash before the pointer leaves an
-    orphan version nobody reads; a crash before the state leaves the watermark behind, so the next run
-    extracts the same rows again and publish recognises them (same raw checksums) instead of duplicating.
+    A full load replaces the table's rows; an incremental one appends, or merges on the contract's
+    primary key when it has one. The commit is atomic (readers see the old version or the new one), and
+    only then does an incremental source's watermark advance: a crash before the state leaves the
+    watermark behind, so the next run extracts the same rows again and publish recognises their
+    release (or their raw checksums, for an increment) instead of adding them twice.
     """
     store = open_store(run.lake)
-    if batch.empty:
-        batch.published = current_version(store, batch.source.name)
-        return batch
-    assert batch.frame is not None
     source, contract = batch.source, batch.source.contract
-    frame = batch.frame
-    current = current_version(store, source.name)
-    input_sha256 = [f.sha256 for f in batch.raw]
-    held = _rolled_back_from(store, source.name, input_sha256)
-    if held is not None:
-        # An operator rolled this very input away; delivering it again must not undo their decision.
-        batch.note = f"{batch.note}; this input was rolled back from v{held}, not published again".lstrip(
-            "; "
-        )
-        get_run_logger().warning("%s: input was rolled back from v%d; not published again", source.name, held)
+    versions = list_versions(store, source.name)
+    current = versions[-1] if versions else None
+    if batch.empty:
         batch.published = current
         return batch
+    assert batch.frame is not None
     incremental = getattr(source.passport.connector, "incremental", None) is not None
-    if incremental and current is not None and sorted(current.input_sha256) != sorted(input_sha256):
-        # An incremental extract holds only new rows: the new version is the current one plus them.
-        frame = pl.concat([read_current(store, source.name), frame], how="vertical_relaxed")
-    version = publish(
+    keys = [c.name for c in contract.columns if c.primary_key]
+    mode: Mode = ("merge" if keys else "append") if incremental else "overwrite"
+    inputs = [f.sha256 for f in batch.raw]
+    if mode != "overwrite" and current is not None and current.release is not None:
+        if set(inputs) <= set(current.release.inputs):  # an increment this table already holds
+            batch.published = current
+            return batch
+        inputs = [*current.release.inputs, *inputs]
+    parts = release_parts(
+        contract,
+        inputs,
+        batch.masked_columns,
+        erasures=batch.erasures,
+        config={"mode": mode, "merge_keys": keys if mode == "merge" else []},
+    )
+    if parts.release_id in rolled_back_releases(versions):
+        # An operator rolled this very release away; delivering it again must not undo their decision.
+        batch.note = f"{batch.note}; release {parts.release_id} was rolled back, not published again".lstrip(
+            "; "
+        )
+        get_run_logger().warning(
+            "%s: release %s was rolled back; not published again", source.name, parts.release_id
+        )
+        batch.published = current
+        return batch
+    result = publish(
         store,
         source.name,
-        frame,
+        batch.frame,
+        release=parts,
         run_id=batch.run_id,
-        input_sha256=input_sha256,
-        contract_id=contract.id,
-        contract_version=contract.version,
         masked_columns=batch.masked_columns,
+        mode=mode,
+        merge_keys=keys,
         sensitivity=source.passport.sensitivity.value,
         pii=_has_pii(source),
     )
     if batch.new_state is not None:
-        write_state(store, source.name, batch.new_state, run_id=batch.run_id, curated_version=version.version)
-    batch.published = version
-    batch.moved = current is None or current.version != version.version
+        write_state(
+            store, source.name, batch.new_state, run_id=batch.run_id, curated_version=result.version.version
+        )
+    batch.published, batch.moved = result.version, result.changed
     return batch
-
-
-def _rolled_back_from(store: ObjectStore, source: str, input_sha256: list[str]) -> int | None:
-    """The version holding exactly this input, if an operator rolled the dataset back away from it."""
-    rolled_away = {
-        c.from_version for c in history(store, source) if c.action == "rollback" and c.applied is not False
-    }
-    for version in list_versions(store, source):
-        if version.version in rolled_away and sorted(version.input_sha256) == sorted(input_sha256):
-            return version.version
-    return None
 
 
 @task(name="register", retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAYS, cache_policy=NO_CACHE)
@@ -424,6 +440,7 @@ def _source_result(
             result.note = batch.note or None
             result.rows_in = batch.rows_in
             result.rows_quarantined, result.quarantine_key = batch.rows_quarantined, batch.quarantine_key
+            result.rows_suppressed = batch.rows_suppressed
             result.schema_notes = list(batch.schema_notes)
             result.read_notes = list(batch.read_notes)
             result.docs_uri = batch.docs_uri
@@ -434,8 +451,9 @@ def _source_result(
                 result.status = SourceStatus.UNCHANGED
                 if batch.published is not None:
                     result.curated_version = batch.published.version
-                    result.curated_key = batch.published.data_key
-                    if batch.moved:  # new, or a complete version an interrupted run left behind
+                    result.curated_key = table_key(source.name)
+                    result.release_id = batch.published.release_id
+                    if batch.moved:
                         result.status, result.rows_out = SourceStatus.PUBLISHED, batch.published.rows
             continue
         if state.is_failed():

@@ -40,6 +40,7 @@ class SourceResult(BaseModel):
     rows_in: int | None = None
     rows_out: int | None = None
     rows_quarantined: int = 0
+    rows_suppressed: int = 0  # rows of erased subjects left out before curated (the suppression list)
     quarantine_key: str | None = None
     raw_keys: list[str] = Field(default_factory=list)
     raw_reused: int = 0  # raw files whose bytes were already landed by an earlier run
@@ -53,7 +54,8 @@ class SourceResult(BaseModel):
     expectations: list[ExpectationLine] = Field(default_factory=list)
     masked_columns: dict[str, str] = Field(default_factory=dict)
     curated_version: int | None = None
-    curated_key: str | None = None
+    curated_key: str | None = None  # the curated table
+    release_id: str | None = None  # the current version's release
     error: str | None = None
 
     @property

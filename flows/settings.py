@@ -15,6 +15,7 @@ Masking keys and PostgreSQL connections have names of the user's choosing (``LOC
 from __future__ import annotations
 
 import contextlib
+import getpass
 import os
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -83,6 +84,17 @@ class _LockgateEnvironment(EnvSettingsSource):
         return data
 
 
+def os_user() -> str:
+    """Who runs this process, for the audit log: the login name, else the numeric user id.
+
+    `getpass.getuser` fails in containers whose user has no passwd entry; the uid still names them.
+    """
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return f"uid:{os.getuid()}"
+
+
 class Settings(BaseSettings):
     """Lockgate's configuration: ``LOCKGATE_<FIELD>`` for each field, plus the named keys and connections.
 
@@ -105,6 +117,11 @@ class Settings(BaseSettings):
     )
     label_studio_bin: str | None = Field(None, description="The label-studio executable (default .ls-venv).")
     label_studio_port: int = Field(DEFAULT_LOCAL_PORT, description="Port of a local Label Studio.")
+    user: str = Field(
+        default_factory=os_user,
+        min_length=1,
+        description="Who the audit log names as acting (retention, erasure, ...); default the OS user.",
+    )
     keys: dict[str, SecretStr] = Field(default_factory=dict, description="Masking keys by name.")
     postgres: dict[str, SecretStr] = Field(
         default_factory=dict, description="PostgreSQL connection strings by connection name."

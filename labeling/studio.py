@@ -312,6 +312,32 @@ class Studio:
         """``lockgate_key`` → the task's data as imported (e.g. to send the same item to review)."""
         return {key: dict(task.data) for key, task in self._keyed_tasks(project_id).items()}
 
+    def delete_tasks(self, project_id: int, keys: Iterable[str], *, dry_run: bool = False) -> list[int]:
+        """Delete every task of the project whose ``lockgate_key`` is one of `keys`, with its annotations
+        and predictions (erasure); returns their ids, sorted. `dry_run` only finds them.
+
+        Every task carrying a key goes, duplicates too. Idempotent: a task someone deleted meanwhile
+        counts as deleted, so a retry after a failure half-way converges.
+        """
+        wanted = set(keys)
+        if not wanted:
+            return []
+        found: list[int] = []
+        with self._step(f"listing the tasks of project {project_id}"):
+            for task in self._tasks(project_id, fields="task_only", include="id,data"):
+                if (task.data or {}).get(KEY) in wanted:
+                    found.append(_id(task.id, "task"))
+        if dry_run:
+            return sorted(found)
+        for task_id in found:
+            with self._step(f"deleting task {task_id} of project {project_id}"):
+                try:
+                    self._client.tasks.delete(str(task_id))
+                except ApiError as exc:
+                    if exc.status_code != 404:
+                        raise
+        return sorted(found)
+
     def import_tasks(self, project_id: int, tasks: Sequence[Mapping[str, Any]]) -> ImportResult:
         """Import the tasks whose ``data.lockgate_key`` the project does not have yet, in one request.
 

@@ -77,6 +77,10 @@ class ObjectStore(Protocol):
         """Remove an object if present; for tests and temp-object cleanup only (the lake is append-only)."""
         ...
 
+    def table_options(self) -> dict[str, str]:
+        """The storage options Delta Lake (delta-rs) needs to read and write tables in this store."""
+        ...
+
     def tags(self, key: str) -> dict[str, str]:
         """The object's tags (an S3 feature; the local backend keeps none and returns {})."""
         ...
@@ -88,6 +92,7 @@ class ObjectStat:
 
     fingerprint: str  # changes whenever the bytes change (size, times, identity or ETag)
     modified: datetime  # when it was last written, UTC
+    size: int  # bytes
 
 
 @runtime_checkable
@@ -96,4 +101,13 @@ class StatsObjects(Protocol):
 
     def stat(self, key: str) -> ObjectStat:
         """The object's `ObjectStat`; raises `ObjectNotFound` when it is absent."""
+        ...
+
+
+@runtime_checkable
+class TagsObjects(Protocol):
+    """A store that can (re)tag an object written by another library (Delta Lake's data files); S3 can."""
+
+    def set_tags(self, key: str, tags: dict[str, str]) -> None:
+        """Replace the object's tags; raises `ObjectNotFound` when it is absent."""
         ...

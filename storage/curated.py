@@ -1,450 +1,669 @@
-"""The curated layer: immutable, numbered versions of each dataset and one pointer to the current one.
+"""The curated layer: each dataset is a Delta Lake table at ``curated/<source>/``.
 
-A version is written completely (data, then its ``_version.json``) before ``_current.json`` moves to it,
-so a reader following the pointer never sees a half-written version, and a rollback is one pointer
-write. Versions are claimed with create-if-absent writes, so two concurrent publishers of the same
-source cannot overwrite each other: the loser gets an error and its task retries on the next number.
+Delta Lake (delta-rs, the ``deltalake`` package) gives what a curated layer needs and every engine reads:
+atomic commits (readers see a whole version or the one before it), numbered versions, restore, DELETE,
+MERGE and VACUUM. DuckDB (``delta_scan``), polars (``scan_delta``), Spark, Trino and Databricks read the
+tables directly, on a local lake and on S3 alike.
 
-The pointer and its history of moves (one immutable event per move) live in :mod:`storage.pointer`.
-Data is verified against the checksum in its ``_version.json`` before it is served or trusted as
-unchanged (:mod:`storage.integrity`): a current version whose data changed behind Lockgate's back is
-published again from the same input rather than reported "unchanged".
+What Lockgate knows about a version travels in its own commit, as custom commit metadata under the key
+``lockgate`` (:class:`Commit`): the run, the release id and its parts (input checksums, contract, code,
+masking key ids, erasures, configuration), who rolled back or erased and why, and the files published
+beside the data (a labels dataset's agreement report). Commits Lockgate did not make (VACUUM's own, or
+another engine's) carry nothing of ours: a version made by one describes the same data as the version
+before it, so :func:`list_versions` carries the description forward.
 
-Publishing compares only with the *current* version. After a rollback, input identical to the current
-version returns it unchanged; input identical to a newer, rolled-back version makes a new version
-with a new number rather than silently moving the pointer back to what an operator rolled away from.
-Moving forward again is an explicit :func:`set_current`. (So if a source keeps delivering the
-rejected bytes, each run publishes them again: stopping that belongs upstream or in the contract.)
+Tables are created without per-column statistics (``delta.dataSkippingNumIndexedCols = 0``). The log
+then holds no data values at all, only file names, sizes and row counts, so erasure and retention have
+to remove data files only, never rewrite the log.
 
-Crash recovery. A publish that dies after writing a complete version but before the pointer leaves a
-version that was never current. The next publish of the same input adopts it (same inputs, same
-Parquet checksum, stored bytes verified) instead of writing a duplicate; any other orphan, complete or
-not, is skipped. Numbers are never reused: each is claimed under ``_claims/`` before anything is
-written in its folder, and the claim outlives the folder if ``lockgate lake check`` removes it.
+Publishing is idempotent: input whose release id is the current version's adds no version, unless a
+data file of that version is missing or resized (then an overwrite publishes it again, which repairs
+the table). A release an operator rolled back from is not published again by a delivery of the same
+input either.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
-import json
+import itertools
 import logging
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, TypedDict
+import re
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal
 
 import polars as pl
-from pydantic import BaseModel, Field
+import pyarrow as pa
+from deltalake import CommitProperties, DeltaTable, write_deltalake
+from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from storage import layout
-from storage.errors import CorruptMetadata, IntegrityError, ObjectNotFound, StorageError, UnknownVersion
-from storage.integrity import open_existing, record_written, verify_object
-from storage.layout import is_s3
-from storage.pointer import CurrentChange, Pointer, history, move_pointer, read_pointer, record_missing_event
+from storage.base import StatsObjects, TagsObjects
+from storage.errors import IntegrityError, ObjectNotFound, StorageError, UnknownVersion
+from storage.integrity import open_existing
+from storage.release import ReleaseParts
 from storage.tags import access_tags
 
 if TYPE_CHECKING:
     from storage.base import ObjectStore
 
 _log = logging.getLogger(__name__)
-_CHUNK = 1024 * 1024
+
+METADATA_KEY = "lockgate"
+# No column statistics in the log: it must hold no data values (see the module docstring).
+TABLE_CONFIGURATION = {"delta.dataSkippingNumIndexedCols": "0"}
+
+Action = Literal["publish", "append", "merge", "rollback", "erase", "vacuum", "other"]
+Mode = Literal["overwrite", "append", "merge"]
+_MODE_ACTION: dict[Mode, Action] = {"overwrite": "publish", "append": "append", "merge": "merge"}
+
+
+class Commit(BaseModel):
+    """Lockgate's record in one Delta commit: what produced the version, or who changed it and why."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    action: Action
+    run_id: str | None = None
+    release_id: str | None = None
+    release: ReleaseParts | None = None
+    masked_columns: dict[str, str] = Field(default_factory=dict)
+    rows: int | None = None  # rows in the table after the commit
+    columns: list[str] = Field(default_factory=list)
+    sensitivity: str | None = None
+    pii: bool | None = None
+    by: str | None = None
+    reason: str | None = None
+    restored_version: int | None = None
+    erasure_id: str | None = None
+    attachments: dict[str, str] = Field(default_factory=dict)  # name -> lake key
+
+    def properties(self) -> CommitProperties:
+        return CommitProperties(custom_metadata={METADATA_KEY: self.model_dump_json(exclude_none=True)})
 
 
 class CuratedVersion(BaseModel):
-    """One published version: enough to say exactly what produced it and to check its bytes."""
+    """One Delta version of a curated dataset, described by the commit that made it (or, for commits that
+    did not change data, by the version before it)."""
 
     source: str
     version: int
     created_at: datetime
-    run_id: str
-    rows: int
-    columns: list[str]
-    data_key: str
-    input_sha256: list[str]
-    contract_id: str
-    contract_version: str
-    masked_columns: dict[str, str]
-    bytes: int
-    sha256: str
-    # The classification it was published under; a later pointer move tags its objects the same way.
+    operation: str  # Delta's: WRITE, MERGE, DELETE, RESTORE, VACUUM START, ...
+    action: Action  # Lockgate's
+    run_id: str | None = None
+    release_id: str | None = None
+    release: ReleaseParts | None = None
+    masked_columns: dict[str, str] = Field(default_factory=dict)
+    rows: int | None = None
+    columns: list[str] = Field(default_factory=list)
     sensitivity: str | None = None
     pii: bool | None = None
-    # Files published beside the data (e.g. a labels dataset's agreement report), by name.
-    attachments: list[str] = Field(default_factory=list)
+    by: str | None = None
+    reason: str | None = None
+    restored_version: int | None = None
+    erasure_id: str | None = None
+    attachments: dict[str, str] = Field(default_factory=dict)
+    restorable: bool | None = None  # None: not checked; False: files it needs were vacuumed
+
+    @property
+    def input_sha256(self) -> list[str]:
+        return list(self.release.inputs) if self.release else []
+
+    @property
+    def contract_id(self) -> str | None:
+        return self.release.contract_id if self.release else None
+
+    @property
+    def contract_version(self) -> str | None:
+        return self.release.contract_version if self.release else None
 
     def attachment_key(self, name: str) -> str:
-        key = layout.curated_attachment_key(self.source, self.version, name)
-        if name not in self.attachments:
-            raise ObjectNotFound(key)
-        return key
+        try:
+            return self.attachments[name]
+        except KeyError:
+            raise ObjectNotFound(f"{layout.curated_prefix(self.source)}{name}") from None
 
-    def same_inputs(
-        self, input_sha256: list[str], contract_id: str, contract_version: str, masked_columns: dict[str, str]
-    ) -> bool:
-        """Same raw bytes through the same contract and masking: publishing again would change nothing."""
-        return (
-            sorted(self.input_sha256) == sorted(input_sha256)
-            and (self.contract_id, self.contract_version) == (contract_id, contract_version)
-            and self.masked_columns == masked_columns
+    def describe(self) -> str:
+        """One line for people: what happened in this version, by whom and why."""
+        text = self.action if self.action != "other" else self.operation.lower()
+        if self.restored_version is not None:
+            text += f" to v{self.restored_version}"
+        if self.run_id:
+            text += f" (run {self.run_id})"
+        if self.by:
+            text += f" by {self.by}"
+        if self.reason:
+            text += f": {self.reason}"
+        return text
+
+
+def table_key(source: str) -> str:
+    """The table's folder in the lake, as a key prefix without the trailing slash."""
+    return layout.curated_prefix(source).rstrip("/")
+
+
+def table_uri(store: ObjectStore, source: str) -> str:
+    return store.uri(table_key(source))
+
+
+def delta_table(store: ObjectStore, source: str, version: int | None = None) -> DeltaTable | None:
+    """The dataset's table (at `version`, else the latest), or None before its first publish."""
+    try:
+        return DeltaTable(table_uri(store, source), version=version, storage_options=store.table_options())
+    except TableNotFoundError:
+        return None
+    except (DeltaError, OSError) as exc:  # OSError: delta-rs's object-store failures (an outage)
+        raise StorageError(f"could not open the curated table of {source!r}: {_first_line(exc)}") from None
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_CAUSE = "\u21b3"  # how delta-rs marks each cause of an object-store error ("↳ ...")
+
+
+def _first_line(exc: BaseException) -> str:
+    """delta-rs messages can carry a Rust backtrace; people need the first line, and for an object-store
+    error its innermost cause (e.g. ``Connection refused``), which the lines after it mark with ↳."""
+    lines = [_ANSI.sub("", line).strip() for line in str(exc).strip().splitlines()]
+    if not lines or not lines[0]:
+        return type(exc).__name__
+    causes = [line.removeprefix(_CAUSE).strip() for line in lines[1:] if line.startswith(_CAUSE)]
+    return f"{lines[0]}: {causes[-1]}" if causes else lines[0]
+
+
+def list_versions(store: ObjectStore, source: str, *, check_restorable: bool = False) -> list[CuratedVersion]:
+    """Every version of the dataset, oldest first ([] before the first publish).
+
+    `check_restorable` opens each version to see whether its files are all still there (erasure and
+    retention vacuum old files, by design): one log read and a stat per file per version.
+    """
+    table = delta_table(store, source)
+    if table is None:
+        return []
+    return _versions(store, source, table, check_restorable=check_restorable)
+
+
+def _versions(
+    store: ObjectStore, source: str, table: DeltaTable, *, check_restorable: bool
+) -> list[CuratedVersion]:
+    versions: list[CuratedVersion] = []
+    for entry in sorted(table.history(), key=lambda e: int(e["version"])):
+        number = int(entry["version"])
+        commit = _commit_of(source, number, entry)
+        operation = str(entry.get("operation", "UNKNOWN"))
+        at = datetime.fromtimestamp(int(entry.get("timestamp", 0)) / 1000, UTC)
+        base: dict[str, Any] = {}
+        if commit is not None and commit.action == "rollback" and commit.restored_version is not None:
+            restored = next((v for v in versions if v.version == commit.restored_version), None)
+            base = _description(restored) if restored is not None else {}
+        elif versions and (commit is None or commit.action not in {"publish", "append", "merge"}):
+            base = _description(versions[-1])  # an erasure or a VACUUM: the same data, less or unchanged
+        fields: dict[str, Any] = {**base}
+        if commit is not None:
+            fields.update(commit.model_dump(exclude_none=True, exclude_defaults=True))
+        fields.setdefault("action", "vacuum" if operation.startswith("VACUUM") else "other")
+        if (
+            fields["action"] == "merge"
+            and fields.get("rows") is None
+            and versions
+            and versions[-1].rows is not None
+        ):
+            inserted = entry.get("operationMetrics", {}).get("num_target_rows_inserted", 0)
+            fields["rows"] = versions[-1].rows + int(inserted)
+        if commit is None or commit.action not in {"rollback", "erase"}:
+            fields = {k: v for k, v in fields.items() if k not in {"by", "reason"}}
+        versions.append(
+            CuratedVersion(
+                source=source, version=number, created_at=at, operation=operation, **_known(fields)
+            )
         )
+    if check_restorable:
+        for version in versions:
+            version.restorable = _restorable(store, source, version.version)
+    return versions
 
 
-class _Classification(TypedDict):
-    """The classification keyword arguments of `access_tags`."""
+def _description(version: CuratedVersion) -> dict[str, Any]:
+    """What a version says about its data (not about the commit that made it)."""
+    return version.model_dump(
+        include={
+            "release_id",
+            "release",
+            "masked_columns",
+            "rows",
+            "columns",
+            "sensitivity",
+            "pii",
+            "attachments",
+        }
+    )
 
-    sensitivity: str | None
-    pii: bool | None
+
+def _known(fields: dict[str, Any]) -> dict[str, Any]:
+    names = set(CuratedVersion.model_fields) - {"source", "version", "created_at", "operation"}
+    return {k: v for k, v in fields.items() if k in names}
 
 
-def _classification(
-    meta: CuratedVersion | None, sensitivity: str | None, pii: bool | None
-) -> _Classification:
-    """What the caller says, else what the version was published under, else (in access_tags) fail closed."""
+def _commit_of(source: str, version: int, entry: dict[str, Any]) -> Commit | None:
+    raw = entry.get(METADATA_KEY)
+    if raw is None:
+        return None
+    try:
+        return Commit.model_validate_json(raw) if isinstance(raw, str) else Commit.model_validate(raw)
+    except ValidationError:
+        _log.warning(
+            "version %d of %r carries unreadable Lockgate metadata; shown without it", version, source
+        )
+        return None
+
+
+def _restorable(store: ObjectStore, source: str, version: int) -> bool:
+    try:
+        table = delta_table(store, source, version)
+    except StorageError:
+        return False
+    if table is None:
+        return False
+    return not _missing_files(store, source, table)
+
+
+def current_version(store: ObjectStore, source: str) -> CuratedVersion | None:
+    """The latest version: the one every reader sees, or None before the first publish."""
+    versions = list_versions(store, source)
+    return versions[-1] if versions else None
+
+
+def _file_keys(source: str, table: DeltaTable) -> dict[str, int]:
+    """The lake key and logged size of every data file of the table's loaded version."""
+    actions = pa.table(table.get_add_actions(flatten=True)).to_pydict()  # arro3 → pyarrow, no copy
+    prefix = layout.curated_prefix(source)
     return {
-        "sensitivity": sensitivity if sensitivity is not None else (meta.sensitivity if meta else None),
-        "pii": pii if pii is not None else (meta.pii if meta else None),
+        prefix + str(path): int(size)
+        for path, size in zip(actions["path"], actions["size_bytes"], strict=True)
     }
+
+
+def _missing_files(store: ObjectStore, source: str, table: DeltaTable) -> list[str]:
+    """Data files the version needs that are absent or not the size its log recorded."""
+    problems = []
+    for key, size in _file_keys(source, table).items():
+        if isinstance(store, StatsObjects):
+            try:
+                stored = store.stat(key).size
+            except ObjectNotFound:
+                problems.append(f"{key} is missing")
+                continue
+            if stored != size:
+                problems.append(f"{key} holds {stored} bytes, its log recorded {size}")
+        elif not store.exists(key):
+            problems.append(f"{key} is missing")
+    return problems
+
+
+def check_current(store: ObjectStore, source: str) -> None:
+    """Raise `IntegrityError` unless every data file of the current version is there, at its logged size."""
+    table = delta_table(store, source)
+    if table is None:
+        return
+    problems = _missing_files(store, source, table)
+    if problems:
+        raise IntegrityError(f"the current version of {source!r} cannot be read whole: {'; '.join(problems)}")
+
+
+class Published(BaseModel):
+    """What `publish` did: the current version afterwards, and whether this call made it."""
+
+    version: CuratedVersion
+    changed: bool
 
 
 def publish(
     store: ObjectStore,
     source: str,
-    frame: pl.DataFrame,
+    data: pl.DataFrame | pa.Table,
     *,
+    release: ReleaseParts,
     run_id: str,
-    input_sha256: list[str],
-    contract_id: str,
-    contract_version: str,
     masked_columns: dict[str, str],
+    mode: Mode = "overwrite",
+    merge_keys: list[str] | None = None,
     sensitivity: str | None = None,
     pii: bool | None = None,
     attachments: dict[str, bytes] | None = None,
-) -> CuratedVersion:
-    """Publish frame as the source's next version and make it current; idempotent for unchanged input.
+) -> Published:
+    """Commit `data` as the dataset's next version; nothing is written when the release is current.
 
-    If the current version came from the same raw checksums, contract id+version and masking, and its
-    data still matches its recorded checksum, it is returned as is and nothing is written (its run_id
-    is the earlier run's, which is how callers tell). If its data no longer matches, the same input is
-    published again as a new version, recorded with reason "republish". Only the current version is
-    compared; see the module docstring for why a rolled-back version with the same input is not reused.
-    ``sensitivity`` and ``pii`` become the access tags of every object written (see
-    :mod:`storage.tags`). ``attachments`` are small files stored in the version's folder next to the
-    data, before its description, so a version that became current has all of them.
+    ``overwrite`` replaces the table's rows, ``append`` adds them, ``merge`` upserts them on
+    `merge_keys` (an incremental source with a primary key). ``attachments`` are stored before the
+    commit, content-addressed in the table's ``_lockgate/`` folder (which VACUUM leaves alone), and
+    named in the commit, so a version that exists has all of them. Written files get the dataset's
+    access tags where the store keeps tags (S3).
     """
-    data_tags = access_tags("curated", source, sensitivity=sensitivity, pii=pii)
-    meta_tags = access_tags("meta", source, sensitivity=sensitivity, pii=pii)
-    pointer = read_pointer(store, source)
-    if pointer is not None:
-        record_missing_event(store, source, pointer, meta_tags)
-    current = _pointed_version(store, source, pointer)
-    reason = "publish"
-    if current is not None and current.same_inputs(
-        input_sha256, contract_id, contract_version, masked_columns
-    ):
-        try:
-            verify_version(store, current)
-            return current
-        except IntegrityError as exc:
-            _log.warning("%s; publishing the same input again", exc)
-            reason = f"republish: v{current.version}'s data no longer matched its checksum"
-
-    buffer = io.BytesIO()
-    frame.write_parquet(buffer, compression="zstd")
-    data = buffer.getvalue()
-    sha256 = hashlib.sha256(data).hexdigest()
-    keys = store.list(layout.curated_prefix(source))
-    meta = _adoptable_orphan(
-        store,
-        source,
-        keys,
-        pointer,
-        sha256=sha256,
-        inputs=(input_sha256, contract_id, contract_version, masked_columns),
-    )
-    if meta is None:
-        version = _next_version(source, keys, pointer)
-        meta = CuratedVersion(
-            source=source,
-            version=version,
-            created_at=datetime.now(UTC),
-            run_id=run_id,
-            rows=frame.height,
-            columns=frame.columns,
-            data_key=layout.curated_data_key(source, version),
-            input_sha256=list(input_sha256),
-            contract_id=contract_id,
-            contract_version=contract_version,
-            masked_columns=dict(masked_columns),
-            bytes=len(data),
-            sha256=sha256,
-            sensitivity=data_tags["sensitivity"],
-            pii=data_tags["pii"] == "true",
-            attachments=sorted(attachments or {}),
-        )
-        _write_version(store, meta, data, attachments or {}, data_tags, meta_tags)
-    move_pointer(
-        store,
-        source,
-        meta.version,
-        meta.data_key,
-        action="publish",
-        from_version=current.version if current is not None else None,
+    table = delta_table(store, source)
+    versions = _versions(store, source, table, check_restorable=False) if table is not None else []
+    current = versions[-1] if versions else None
+    rid = release.release_id
+    if table is not None and current is not None and current.release_id == rid:
+        # Overwriting again is the repair of a current version whose files were lost or changed.
+        damaged = _missing_files(store, source, table) if mode == "overwrite" else []
+        if not damaged:
+            return Published(version=current, changed=False)
+        _log.warning("%r: publishing release %s again: %s", source, rid, "; ".join(damaged))
+    arrow = _arrow(data)
+    tags = access_tags("curated", source, sensitivity=sensitivity, pii=pii)
+    stored = {
+        name: _put_attachment(store, source, name, content, tags)
+        for name, content in sorted((attachments or {}).items())
+    }
+    if mode == "merge" and not merge_keys:
+        raise StorageError(f"merging into {source!r} needs key columns")
+    rows: int | None = arrow.num_rows
+    if mode != "overwrite" and current is not None:
+        # A merge's count is known only after it ran: `_versions` adds its inserted rows from Delta's metrics.
+        rows = None if mode == "merge" or current.rows is None else current.rows + arrow.num_rows
+    commit = Commit(
+        action=_MODE_ACTION[mode] if table is not None else "publish",  # the first version creates the table
         run_id=run_id,
-        reason=reason,
-        tags=meta_tags,
+        release_id=rid,
+        release=release,
+        masked_columns=dict(masked_columns),
+        rows=rows,
+        columns=list(arrow.column_names),
+        sensitivity=tags["sensitivity"],
+        pii=tags["pii"] == "true",
+        attachments=stored,
     )
-    return meta
+    before = set(_file_keys(source, table)) if table is not None else set()
+    try:
+        if mode == "merge" and table is not None:
+            _merge(table, arrow, merge_keys or [], commit)
+        else:
+            write_deltalake(
+                table_uri(store, source),
+                arrow,
+                mode="overwrite" if mode == "overwrite" or table is None else "append",
+                schema_mode="overwrite" if mode == "overwrite" or table is None else "merge",
+                configuration=TABLE_CONFIGURATION if table is None else None,
+                commit_properties=commit.properties(),
+                storage_options=store.table_options(),
+            )
+    except CommitFailedError as exc:
+        raise StorageError(
+            f"{source!r} was changed by another writer while publishing ({_first_line(exc)}); "
+            "retry the publish"
+        ) from None
+    except (DeltaError, OSError) as exc:
+        raise StorageError(f"could not publish {source!r}: {_first_line(exc)}") from None
+    after = delta_table(store, source)
+    assert after is not None
+    _tag_new_files(store, source, after, before, tags)
+    return Published(version=_versions(store, source, after, check_restorable=False)[-1], changed=True)
 
 
-def _write_version(
-    store: ObjectStore,
-    meta: CuratedVersion,
-    data: bytes,
-    attachments: dict[str, bytes],
-    data_tags: dict[str, str],
-    meta_tags: dict[str, str],
+def _arrow(data: pl.DataFrame | pa.Table) -> pa.Table:
+    """Arrow for delta-rs; columns of no type (all nulls, never typed) become strings, which Delta and
+    DuckDB's reader accept."""
+    if isinstance(data, pl.DataFrame):
+        nulls = [name for name, dtype in data.schema.items() if dtype == pl.Null]
+        if nulls:
+            data = data.with_columns(pl.col(nulls).cast(pl.String))
+        return data.to_arrow()
+    return data
+
+
+def _merge(table: DeltaTable, arrow: pa.Table, keys: list[str], commit: Commit) -> None:
+    """Upsert on `keys`: matching rows are replaced, new ones inserted."""
+    predicate = " AND ".join(f"t.{_ident(k)} = s.{_ident(k)}" for k in keys)
+    (
+        table.merge(
+            arrow,
+            predicate=predicate,
+            source_alias="s",
+            target_alias="t",
+            commit_properties=commit.properties(),
+        )
+        .when_matched_update_all()
+        .when_not_matched_insert_all()
+        .execute()
+    )
+
+
+def _ident(name: str) -> str:
+    """A column name quoted for delta-rs predicates (DataFusion SQL)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _put_attachment(store: ObjectStore, source: str, name: str, content: bytes, tags: dict[str, str]) -> str:
+    key = layout.curated_attachment_key(source, hashlib.sha256(content).hexdigest(), name)
+    store.put_bytes_if_absent(key, content, tags=tags)
+    return key
+
+
+def _tag_new_files(
+    store: ObjectStore, source: str, table: DeltaTable, before: set[str], tags: dict[str, str]
 ) -> None:
-    """Claim the number, then data, attachments and last the description, each only if the slot is free:
-    a concurrent publisher that picked the same number fails here instead of replacing the other's."""
-    source, version = meta.source, meta.version
-    claim = {"source": source, "version": version, "run_id": meta.run_id, "at": meta.created_at.isoformat()}
-    if not store.put_bytes_if_absent(
-        layout.claim_key(source, version), json.dumps(claim).encode(), tags=meta_tags
-    ):
-        raise StorageError(
-            f"curated version {version} of {source!r} was claimed concurrently; retry the publish"
-        )
-    if not store.put_bytes_if_absent(meta.data_key, data, tags=data_tags):
-        raise StorageError(
-            f"curated version slot {meta.data_key!r} was taken concurrently; retry the publish"
-        )
-    record_written(store, source, meta.data_key, sha256=meta.sha256, tags=meta_tags)
-    for name, content in sorted(attachments.items()):
-        key = layout.curated_attachment_key(source, version, name)
-        if not store.put_bytes_if_absent(key, content, tags=data_tags):
-            raise StorageError(f"curated attachment {key!r} was written concurrently; retry the publish")
-    meta_key = layout.curated_meta_key(source, version)
-    if not store.put_bytes_if_absent(meta_key, meta.model_dump_json(indent=2).encode(), tags=meta_tags):
-        raise StorageError(f"curated version {meta_key!r} was written concurrently; retry the publish")
-
-
-def _next_version(source: str, keys: list[str], pointer: Pointer | None) -> int:
-    """One past the highest number any version folder, claim, event or the pointer ever named, so a
-    crashed attempt's number (even one whose folder was since removed) is never reused."""
-    numbers = [
-        layout.version_of(source, key)
-        or layout.claim_version(source, key)
-        or layout.event_version(source, key)
-        for key in keys
-    ]
-    if pointer is not None:
-        numbers.append(pointer.version)
-    return max((n for n in numbers if n is not None), default=0) + 1
-
-
-def _adoptable_orphan(
-    store: ObjectStore,
-    source: str,
-    keys: list[str],
-    pointer: Pointer | None,
-    *,
-    sha256: str,
-    inputs: tuple[list[str], str, str, dict[str, str]],
-) -> CuratedVersion | None:
-    """The newest complete version if it was never current and holds exactly what we would write.
-
-    "Never current" means newer than every version the pointer or any event ever named, so a version
-    an operator rolled away from is never picked up again by a publish. Its stored bytes are re-hashed
-    before adoption: its description alone does not prove the data object was written whole.
-    """
-    complete = _complete_numbers(source, keys)
-    if not complete:
-        return None
-    named = [layout.event_version(source, key) for key in keys]
-    if pointer is not None:
-        named.append(pointer.version)
-    if complete[-1] <= max((n for n in named if n is not None), default=0):
-        return None
-    try:
-        meta = _read_version(store, source, complete[-1])
-    except (ObjectNotFound, CorruptMetadata):
-        return None
-    if meta.sha256 != sha256 or not meta.same_inputs(*inputs):
-        return None
-    try:
-        with store.open_read(meta.data_key) as stream:
-            digest = hashlib.sha256()
-            while chunk := stream.read(_CHUNK):
-                digest.update(chunk)
-    except ObjectNotFound:
-        return None
-    return meta if digest.hexdigest() == meta.sha256 else None
-
-
-def _complete_numbers(source: str, keys: list[str]) -> list[int]:
-    """Versions with a ``_version.json``, ascending."""
-    return sorted(
-        number
-        for key in keys
-        if key.endswith("/" + layout.VERSION_FILE) and (number := layout.version_of(source, key)) is not None
-    )
-
-
-def _pointed_version(store: ObjectStore, source: str, pointer: Pointer | None) -> CuratedVersion | None:
-    if pointer is None:
-        return None
-    try:
-        return _read_version(store, source, pointer.version)
-    except ObjectNotFound:
-        key = layout.current_pointer_key(source)
-        raise CorruptMetadata(
-            f"{key!r} points to missing version {pointer.version} of {source!r}; "
-            "`lockgate lake check --repair` rewrites it"
-        ) from None
-
-
-def _read_version(store: ObjectStore, source: str, version: int) -> CuratedVersion:
-    key = layout.curated_meta_key(source, version)
-    raw = store.get_bytes(key)
-    try:
-        meta = CuratedVersion.model_validate_json(raw)
-    except ValueError:
-        meta = None
-    if meta is None or (meta.source, meta.version) != (source, version):
-        raise CorruptMetadata(f"{key!r} is not a valid description of version {version} of {source!r}")
-    return meta
-
-
-def read_version(store: ObjectStore, source: str, version: int) -> CuratedVersion:
-    """One version's description: `ObjectNotFound` if absent, `CorruptMetadata` if unreadable."""
-    return _read_version(store, source, version)
-
-
-def verify_version(store: ObjectStore, meta: CuratedVersion) -> bool:
-    """Raise `IntegrityError` unless the version's data still has its recorded size and sha256 (True
-    when it had to be hashed, False when unchanged since the last verified read)."""
-    tags = access_tags("meta", meta.source, **_classification(meta, None, None))
-    return verify_object(store, meta.source, meta.data_key, sha256=meta.sha256, size=meta.bytes, tags=tags)
-
-
-def current_version(store: ObjectStore, source: str) -> CuratedVersion | None:
-    """The version readers should use, or None before the first publish."""
-    return _pointed_version(store, source, read_pointer(store, source))
-
-
-def list_versions(store: ObjectStore, source: str) -> list[CuratedVersion]:
-    """Every complete version (one with its ``_version.json``), oldest first."""
-    numbers = _complete_numbers(source, store.list(layout.curated_prefix(source)))
-    return [_read_version(store, source, n) for n in numbers]
-
-
-def set_current(
-    store: ObjectStore,
-    source: str,
-    version: int,
-    *,
-    reason: str,
-    run_id: str | None = None,
-    sensitivity: str | None = None,
-    pii: bool | None = None,
-) -> CuratedVersion:
-    """Point readers at an existing, intact version (a rollback, roll-forward or repair); versions stay
-    untouched.
-
-    The move is recorded as a ``rollback`` event before the pointer moves (whichever direction: the
-    event's from/to versions say which). Pointing at the version that is already current changes and
-    records nothing. A pointer that cannot be read is replaced (the move is recorded from "none"), so
-    an operator can repair it by naming a version. A version whose data no longer matches its checksum
-    is refused. The pointer and event are tagged like the target version unless told otherwise.
-    """
-    try:
-        meta = _read_version(store, source, version)
-    except (ObjectNotFound, ValueError):  # ValueError: a number no version can have
-        known = _complete_numbers(source, store.list(layout.curated_prefix(source)))
-        raise UnknownVersion(
-            f"{source!r} has no version {version}; known versions: {', '.join(map(str, known)) or 'none'}"
-        ) from None
-    verify_version(store, meta)
-    pointer, _problem = pointer_or_problem(store, source)
-    if pointer is not None and pointer.version == version:
-        _log.info("version %d of %r is already current; nothing changed", version, source)
-        return meta
-    move_pointer(
-        store,
-        source,
-        meta.version,
-        meta.data_key,
-        action="rollback",
-        from_version=pointer.version if pointer is not None else None,
-        run_id=run_id,
-        reason=reason,
-        tags=access_tags("meta", source, **_classification(meta, sensitivity, pii)),
-    )
-    return meta
-
-
-def pointer_or_problem(store: ObjectStore, source: str) -> tuple[Pointer | None, str | None]:
-    """The pointer if it names a readable version, else None and why not (None, None before a publish)."""
-    try:
-        pointer = read_pointer(store, source)
-        _pointed_version(store, source, pointer)
-    except CorruptMetadata as exc:
-        return None, str(exc)
-    return pointer, None
-
-
-def rollback(
-    store: ObjectStore,
-    source: str,
-    to_version: int,
-    *,
-    reason: str = "rollback",
-    run_id: str | None = None,
-) -> CuratedVersion:
-    """Make an earlier (or later) version current again, recorded in the source's history.
-
-    Rolling back to the version that is already current is a no-op (logged, nothing written); an
-    unknown version raises :class:`UnknownVersion` listing the known ones.
-    """
-    return set_current(store, source, to_version, reason=reason, run_id=run_id)
+    if not isinstance(store, TagsObjects):
+        return
+    for key in sorted(set(_file_keys(source, table)) - before):
+        store.set_tags(key, tags)
 
 
 def read_current(store: ObjectStore, source: str) -> pl.DataFrame:
-    """The current version's data, verified first; local lakes are read in place, S3 objects through
-    memory."""
-    meta = current_version(store, source)
-    if meta is None:
-        raise ObjectNotFound(layout.current_pointer_key(source))
-    verify_version(store, meta)
-    uri = store.uri(meta.data_key)
-    if is_s3(uri):
-        return pl.read_parquet(io.BytesIO(store.get_bytes(meta.data_key)))
-    return pl.read_parquet(uri)
+    """The current version's rows, after checking its files are all there."""
+    return scan_current(store, source).collect()
+
+
+def scan_current(store: ObjectStore, source: str) -> pl.LazyFrame:
+    """The current version as a lazy frame (nothing is read until collected)."""
+    check_current(store, source)
+    if delta_table(store, source) is None:
+        raise ObjectNotFound(table_key(source))
+    return pl.scan_delta(table_uri(store, source), storage_options=store.table_options() or None)
+
+
+def rollback(store: ObjectStore, source: str, to_version: int, *, by: str, reason: str) -> CuratedVersion:
+    """Make an earlier version's data current again, as a new version that records who did it and why.
+
+    Rolling back to the current version changes nothing. An unknown version raises `UnknownVersion`
+    naming the known ones; a version whose files erasure or retention removed cannot be restored.
+    """
+    versions = list_versions(store, source)
+    target = next((v for v in versions if v.version == to_version), None)
+    if target is None:
+        known = ", ".join(str(v.version) for v in versions) or "none"
+        raise UnknownVersion(f"{source!r} has no version {to_version}; known versions: {known}")
+    current = versions[-1]
+    if current.version == to_version:
+        _log.info("version %d of %r is already current; nothing changed", to_version, source)
+        return current
+    if not _restorable(store, source, to_version):
+        raise UnknownVersion(
+            f"version {to_version} of {source!r} can no longer be restored: erasure or retention removed "
+            "files it needs"
+        )
+    table = delta_table(store, source)
+    assert table is not None
+    # The commit describes the data it restores: log retention may later remove the restored version's.
+    commit = Commit(
+        action="rollback", by=by, reason=reason, restored_version=to_version, **_description(target)
+    )
+    try:
+        table.restore(to_version, commit_properties=commit.properties())
+    except (DeltaError, OSError) as exc:
+        raise StorageError(
+            f"could not restore version {to_version} of {source!r}: {_first_line(exc)}"
+        ) from None
+    return list_versions(store, source)[-1]
+
+
+class ErasedRows(BaseModel):
+    """What `erase_rows` removed, or would remove on a dry run."""
+
+    source: str
+    rows: int
+    version: int | None  # the version without the rows; None when nothing matched or on a dry run
+    removed_files: list[str]  # lake keys VACUUM deleted (or would delete)
+
+
+def erase_rows(
+    store: ObjectStore,
+    source: str,
+    column: str,
+    values: list[str],
+    *,
+    erasure_id: str,
+    by: str,
+    subject: str | None = None,
+    dry_run: bool = False,
+) -> ErasedRows:
+    """Delete the rows whose `column` holds one of `values` (as stored: pseudonyms for masked columns),
+    then VACUUM with zero retention, so that no version, past or current, still holds them.
+
+    Versions older than the erasure can no longer be restored afterwards (`list_versions` says so with
+    ``check_restorable``). The commit records the erasure id and who asked, never the values.
+    """
+    table = delta_table(store, source)
+    if table is None or not values:
+        return ErasedRows(source=source, rows=0, version=None, removed_files=[])
+    if column not in table.schema().to_arrow().names:
+        raise StorageError(f"{source!r} has no column {column!r} in its curated table")
+    frame = pl.scan_delta(table_uri(store, source), storage_options=store.table_options() or None)
+    matched = frame.filter(pl.col(column).cast(pl.String).is_in(values)).select(pl.len()).collect().item()
+    if dry_run or matched == 0:
+        # VACUUM would remove every file the current version does not need, and those holding the rows.
+        older = (
+            table.vacuum(retention_hours=0, enforce_retention_duration=False, dry_run=True) if matched else []
+        )
+        prefix = layout.curated_prefix(source)
+        return ErasedRows(
+            source=source,
+            rows=int(matched),
+            version=None,
+            removed_files=sorted(prefix + _relative(store, source, f) for f in older),
+        )
+    current = _versions(store, source, table, check_restorable=False)[-1]
+    release = current.release
+    if release is not None:
+        # The subject's keyed hash, as the ingest flow records the erasures it applies (`drop_suppressed`):
+        # re-running the same input after the erasure then gives this same release, and adds no version.
+        release = release.model_copy(update={"erasures": sorted({*release.erasures, subject or erasure_id})})
+    commit = Commit(
+        action="erase",
+        by=by,
+        reason=f"erasure {erasure_id}",
+        erasure_id=erasure_id,
+        release=release,
+        release_id=release.release_id if release is not None else None,
+        rows=(current.rows - int(matched)) if current.rows is not None else None,
+    )
+    # A MERGE that deletes, not a DELETE: Delta writes a DELETE's predicate, values and all, into the
+    # commit's log entry, which is never rewritten; a MERGE logs only its join condition.
+    erased = pa.table({"lockgate_erased": pa.array(sorted(set(values)), pa.string())})
+    predicate = f"CAST(t.{_ident(column)} AS STRING) = s.lockgate_erased"
+    try:
+        table.merge(
+            erased,
+            predicate=predicate,
+            source_alias="s",
+            target_alias="t",
+            commit_properties=commit.properties(),
+        ).when_matched_delete().execute()
+        removed = table.vacuum(
+            retention_hours=0,
+            enforce_retention_duration=False,
+            dry_run=False,
+            commit_properties=_still_current(store, source, table),
+        )
+    except (DeltaError, OSError) as exc:
+        raise StorageError(f"could not erase rows of {source!r}: {_first_line(exc)}") from None
+    prefix = layout.curated_prefix(source)
+    return ErasedRows(
+        source=source,
+        rows=int(matched),
+        version=current.version + 1,
+        removed_files=sorted(prefix + _relative(store, source, f) for f in removed),
+    )
+
+
+def _relative(store: ObjectStore, source: str, path: str) -> str:
+    """A file as VACUUM names it (relative to the table, or a full URI) → relative to the table."""
+    root = table_uri(store, source).rstrip("/") + "/"
+    return path.removeprefix(root).removeprefix("file://" + root)
+
+
+def _still_current(store: ObjectStore, source: str, table: DeltaTable) -> CommitProperties:
+    """Lockgate's record for a commit that changes no data (VACUUM, table properties): the current
+    version's description. Log retention removes older commits, and the latest must still say what
+    the data is (its release above all: publishing and rollbacks compare release ids)."""
+    current = _versions(store, source, table, check_restorable=False)[-1]
+    return Commit(action="vacuum", **_description(current)).properties()
+
+
+def vacuum_history(
+    store: ObjectStore, source: str, older_than: timedelta, *, dry_run: bool = False
+) -> list[str]:
+    """Retention: delete data files that only versions older than `older_than` need, and log entries
+    older than that; the current version's files are never touched. Returns the lake keys removed
+    (or, on a dry run, those that would be).
+
+    A full VACUUM: files no commit names (left by a writer that died before committing) go too, once
+    older than `older_than`; younger ones may belong to a writer still at work."""
+    table = delta_table(store, source)
+    if table is None:
+        return []
+    hours = max(0, int(older_than.total_seconds() // 3600))
+    try:
+        # Its commits describe the current data: the log entries that did are about to be removed.
+        described = _still_current(store, source, table)
+        removed = table.vacuum(
+            retention_hours=hours,
+            enforce_retention_duration=False,
+            dry_run=dry_run,
+            commit_properties=described,
+            full=True,
+        )
+        if not dry_run:
+            days = max(0, older_than.days)
+            wanted = f"interval {days} days"
+            if table.metadata().configuration.get("delta.logRetentionDuration") != wanted:
+                table.alter.set_table_properties(
+                    {"delta.logRetentionDuration": wanted}, commit_properties=described
+                )
+            table.create_checkpoint()
+            table.cleanup_metadata()
+    except (DeltaError, OSError) as exc:
+        raise StorageError(f"could not apply retention to {source!r}: {_first_line(exc)}") from None
+    prefix = layout.curated_prefix(source)
+    return sorted(prefix + _relative(store, source, f) for f in removed)
+
+
+def table_bytes(store: ObjectStore, source: str) -> int:
+    """Bytes of the current version's data files, as the log records them."""
+    table = delta_table(store, source)
+    return sum(_file_keys(source, table).values()) if table is not None else 0
 
 
 class DatasetVersions(BaseModel):
-    """What ``lockgate versions`` shows: a dataset's versions, the current one, and its history."""
+    """What ``lockgate versions`` shows: a dataset's versions and which one is current."""
 
     source: str
     versions: list[CuratedVersion]  # oldest first
-    current: int | None  # the version readers follow, None before the first publish
-    history: list[CurrentChange]  # every pointer move, oldest first
-    problem: str | None = None  # why the current version must not be served (its data changed)
+    current: int | None  # None before the first publish
+    problem: str | None = None  # why the current version cannot be served whole
 
 
 def dataset_versions(store: ObjectStore, source: str) -> DatasetVersions:
-    """A dataset's complete versions, which one is current (its data verified), and every pointer move."""
-    current = current_version(store, source)
+    """Every version (each checked for being restorable) and whether the current one is whole."""
+    versions = list_versions(store, source, check_restorable=True)
     problem = None
-    if current is not None:
-        try:
-            verify_version(store, current)
-        except IntegrityError as exc:
-            problem = f"{exc}; `lockgate run` publishes it again, `lockgate lake check` lists all problems"
+    try:
+        check_current(store, source)
+    except IntegrityError as exc:
+        problem = f"{exc}; `lockgate lake check` lists all problems"
     return DatasetVersions(
         source=source,
-        versions=list_versions(store, source),
-        current=current.version if current is not None else None,
-        history=history(store, source),
+        versions=versions,
+        current=versions[-1].version if versions else None,
         problem=problem,
     )
 
@@ -454,20 +673,40 @@ def lake_versions(lake: str, source: str) -> DatasetVersions:
     return dataset_versions(open_existing(lake), source)
 
 
+def find_release(store: ObjectStore, release_id: str, sources: list[str]) -> list[CuratedVersion]:
+    """Every version, among `sources`' tables, that carries `release_id`."""
+    return [v for source in sources for v in list_versions(store, source) if v.release_id == release_id]
+
+
+def rolled_back_releases(versions: list[CuratedVersion]) -> set[str]:
+    """Releases an operator rolled back from: the release current just before each rollback."""
+    rolled: set[str] = set()
+    for before, version in itertools.pairwise(versions):
+        if version.action == "rollback" and before.release_id and before.release_id != version.release_id:
+            rolled.add(before.release_id)
+    return rolled
+
+
 __all__ = [
+    "Commit",
     "CuratedVersion",
-    "CurrentChange",
     "DatasetVersions",
+    "ErasedRows",
+    "Published",
+    "check_current",
     "current_version",
     "dataset_versions",
-    "history",
+    "delta_table",
+    "erase_rows",
+    "find_release",
     "lake_versions",
     "list_versions",
-    "pointer_or_problem",
     "publish",
     "read_current",
-    "read_version",
     "rollback",
-    "set_current",
-    "verify_version",
+    "rolled_back_releases",
+    "scan_current",
+    "table_bytes",
+    "table_key",
+    "vacuum_history",
 ]

@@ -54,6 +54,10 @@ class LakeNotFound(StorageError):  # noqa: N818 - reads better at call sites
     """A read command named a local lake folder that does not exist (reads never create one)."""
 
 
+class UnknownRelease(StorageError):  # noqa: N818
+    """A release id no curated version in the lake carries."""
+
+
 class CorruptMetadata(StorageError):  # noqa: N818
     """A pointer, version description or history event the lake cannot parse; names the key only."""
 
@@ -68,6 +72,10 @@ class DiskFull(StorageError):  # noqa: N818 - reads better at call sites
 
 class QueryError(StorageError):
     """The warehouse refused a query; the message is DuckDB's, naming the token, table or column."""
+
+
+class AuditError(StorageError):
+    """The audit log could not take an entry, or holds an object it cannot read; names keys, not values."""
 
 
 class RawError(StorageError):

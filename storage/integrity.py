@@ -1,13 +1,9 @@
-"""Curated data is checked against the checksum recorded at publish before anyone is served it.
+"""What the lake knows about its objects without trusting them: existence of a lake, fingerprints, hashes.
 
-A version's ``_version.json`` records its data object's size and sha256. Readers (``lockgate sql``,
-``versions``, the labeling flow, view registration, a publish that finds its input unchanged) call
-:func:`verify_object` first. Hashing a large object on every query would cost seconds, so after a
-verified read the object's fingerprint is recorded in ``curated/<source>/_verified.json``: on a local
-lake size, mtime, ctime and inode (a rewrite or a replacement changes ctime or inode, and neither can be
-set back by a user), on S3 size, ETag and last-modified. A later read with the same fingerprint skips
-the hash. The record is only a cache: a reader that may not write the lake hashes every time, and a
-store without fingerprints (a test wrapper) is always hashed.
+Raw objects are verified against the sha256 of their landing (:mod:`storage.raw`); curated tables
+against the file sizes their Delta log recorded (:func:`storage.curated.check_current`). This module
+holds what both need: opening a lake that must exist (reads never create one), and describing or
+hashing an object.
 """
 
 from __future__ import annotations
@@ -17,11 +13,8 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, Field
-
-from storage import layout
 from storage.base import StatsObjects
-from storage.errors import IntegrityError, LakeNotFound, ObjectNotFound, StorageError
+from storage.errors import LakeNotFound
 from storage.layout import is_s3
 from storage.store import open_store
 
@@ -39,17 +32,6 @@ def open_existing(location: str) -> ObjectStore:
     if not is_s3(location) and not Path(location).is_dir():
         raise LakeNotFound(f"no lake at {location}: the folder does not exist")
     return open_store(location)
-
-
-class _Entry(BaseModel):
-    fingerprint: str
-    sha256: str
-
-
-class _Verified(BaseModel):
-    """``_verified.json``: data key → the fingerprint it had when it last hashed to its sha256."""
-
-    objects: dict[str, _Entry] = Field(default_factory=dict)
 
 
 def fingerprint(store: ObjectStore, key: str) -> str | None:
@@ -72,57 +54,4 @@ def hash_object(store: ObjectStore, key: str) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-def verify_object(
-    store: ObjectStore, source: str, key: str, *, sha256: str, size: int, tags: dict[str, str]
-) -> bool:
-    """Raise `IntegrityError` unless the object still has its recorded size and sha256.
-
-    Returns True when it had to be hashed, False when its fingerprint matched the last verified read.
-    `tags` are those of the source's bookkeeping objects, for the cache record.
-    """
-    try:
-        before = fingerprint(store, key)
-        record = _read(store, source)
-        entry = record.objects.get(key)
-        if before is not None and entry == _Entry(fingerprint=before, sha256=sha256):
-            return False
-        actual = hash_object(store, key)
-    except ObjectNotFound:
-        raise IntegrityError(f"{key!r} is missing, though its version was published with it") from None
-    if actual != (sha256, size):
-        raise IntegrityError(
-            f"{key!r} no longer matches the size and sha256 recorded when it was published "
-            "(it was changed outside Lockgate)"
-        )
-    if before is not None and fingerprint(store, key) == before:  # unchanged while it was hashed
-        _remember(store, source, record, key, _Entry(fingerprint=before, sha256=sha256), tags)
-    return True
-
-
-def record_written(store: ObjectStore, source: str, key: str, *, sha256: str, tags: dict[str, str]) -> None:
-    """Remember an object the caller has just written from bytes it hashed itself, so that its first
-    read (often the next run finding its input unchanged) needs no hash."""
-    mark = fingerprint(store, key)
-    if mark is not None:
-        _remember(store, source, _read(store, source), key, _Entry(fingerprint=mark, sha256=sha256), tags)
-
-
-def _remember(
-    store: ObjectStore, source: str, record: _Verified, key: str, entry: _Entry, tags: dict[str, str]
-) -> None:
-    record.objects[key] = entry
-    try:
-        store.put_bytes(layout.verified_key(source), record.model_dump_json(indent=2).encode(), tags=tags)
-    except StorageError as exc:  # a reader without write access still reads; it hashes next time too
-        _log.debug("verification record of %r not written: %s", source, exc)
-
-
-def _read(store: ObjectStore, source: str) -> _Verified:
-    """The cache record; a missing or unreadable one is empty (everything is hashed again)."""
-    try:
-        return _Verified.model_validate_json(store.get_bytes(layout.verified_key(source)))
-    except (StorageError, ValueError):
-        return _Verified()
-
-
-__all__ = ["fingerprint", "hash_object", "modified_at", "open_existing", "record_written", "verify_object"]
+__all__ = ["fingerprint", "hash_object", "modified_at", "open_existing"]

@@ -3,32 +3,28 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from datetime import date, datetime
+    from datetime import date
 
 WAREHOUSE_FILE = "warehouse.duckdb"
 MANIFEST_FILE = "_manifest.json"
-DATA_FILE = "data.parquet"
-VERSION_FILE = "_version.json"
-CURRENT_FILE = "_current.json"
 INDEX_DIR = "_index"
-EVENTS_DIR = "_events"
-CLAIMS_DIR = "_claims"
+LOCKGATE_DIR = "_lockgate"  # Lockgate's files inside a Delta table's folder
 VERIFIED_FILE = "_verified.json"
 STATE_FILE = "state.json"
 STATE_HISTORY_DIR = "history"
+AUDIT_DIR = "audit"
+ERASURE_DIR = "erasure"
+SUPPRESSION_DIR = "suppression"
 LOCAL_DIR = ".lockgate"  # Lockgate's own files beside (or inside) a lake: never objects, never listed
 WORK_DIR = "work"
 
-_VERSION_DIR = re.compile(r"^v(\d{6})$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
-# <UTC timestamp>-<version>-<action>.json; the fixed-width stamp makes key order time order.
-_EVENT_FILE = re.compile(r"^(\d{8}T\d{6}\.\d{6}Z)-(\d{6})-([a-z]+)\.json$")
-EVENT_STAMP = "%Y%m%dT%H%M%S.%fZ"
+_AUDIT_FILE = re.compile(r"^(\d{12})\.json$")
+AUDIT_MAX_SEQ = 999_999_999_999
 
 
 def is_s3(location: str) -> bool:
@@ -83,77 +79,26 @@ def quarantine_key(source: str, run_id: str) -> str:
     return f"quarantine/{_segment(source, 'source')}/{_segment(run_id, 'run id')}/rows.parquet"
 
 
+def quarantine_source_prefix(source: str) -> str:
+    """Every run's quarantined rows of one source."""
+    return f"quarantine/{_segment(source, 'source')}/"
+
+
+def docs_source_prefix(source: str) -> str:
+    """Every run's Data Docs of one source."""
+    return f"docs/{_segment(source, 'source')}/"
+
+
 def curated_prefix(source: str) -> str:
     return f"curated/{_segment(source, 'source')}/"
 
 
-def curated_version_prefix(source: str, version: int) -> str:
-    """Zero-padded so that listing order is version order."""
-    if not 1 <= version <= 999_999:
-        raise ValueError(f"curated version out of range for {source!r}: {version}")
-    return f"{curated_prefix(source)}v{version:06d}/"
-
-
-def curated_data_key(source: str, version: int) -> str:
-    return curated_version_prefix(source, version) + DATA_FILE
-
-
-def curated_attachment_key(source: str, version: int, name: str) -> str:
-    """A file published beside a version's data; its name must not collide with the layer's own files."""
-    if name in {DATA_FILE, VERSION_FILE}:
-        raise ValueError(f"attachment name {name!r} is reserved")
-    return curated_version_prefix(source, version) + _segment(name, "attachment name")
-
-
-def curated_meta_key(source: str, version: int) -> str:
-    return curated_version_prefix(source, version) + VERSION_FILE
-
-
-def current_pointer_key(source: str) -> str:
-    return curated_prefix(source) + CURRENT_FILE
-
-
-def events_prefix(source: str) -> str:
-    """The source's append-only history of pointer moves, one immutable object per move."""
-    return f"{curated_prefix(source)}{EVENTS_DIR}/"
-
-
-def event_key(source: str, at: datetime, version: int, action: str) -> str:
-    """``<UTC timestamp>-<version>-<action>.json``: listing order is time order, and the key alone says
-    which version an event made current (see :func:`event_version`)."""
-    if not 1 <= version <= 999_999:
-        raise ValueError(f"curated version out of range for {source!r}: {version}")
-    stamp = at.astimezone(UTC).strftime(EVENT_STAMP)
-    return f"{events_prefix(source)}{stamp}-{version:06d}-{_segment(action, 'action')}.json"
-
-
-def event_version(source: str, key: str) -> int | None:
-    """The version an event key names as its target, or None for keys that are not events."""
-    rest = key.removeprefix(events_prefix(source))
-    match = _EVENT_FILE.match(rest) if rest != key else None
-    return int(match.group(2)) if match else None
-
-
-def claims_prefix(source: str) -> str:
-    """One small object per version number ever claimed, kept when an orphan folder is removed."""
-    return f"{curated_prefix(source)}{CLAIMS_DIR}/"
-
-
-def claim_key(source: str, version: int) -> str:
-    curated_version_prefix(source, version)  # the same range check
-    return f"{claims_prefix(source)}v{version:06d}.json"
-
-
-def claim_version(source: str, key: str) -> int | None:
-    """The version number a claim key records, or None for other keys."""
-    rest = key.removeprefix(claims_prefix(source))
-    match = _VERSION_DIR.match(rest.removesuffix(".json")) if rest != key and rest.endswith(".json") else None
-    return int(match.group(1)) if match else None
-
-
-def verified_key(source: str) -> str:
-    """Which of the source's data objects were last hashed intact, by size and modification stamp."""
-    return curated_prefix(source) + VERIFIED_FILE
+def curated_attachment_key(source: str, sha256: str, name: str) -> str:
+    """A file published beside a version's data (a labels dataset's agreement report), stored by content
+    in the table's ``_lockgate/`` folder, which Delta Lake's VACUUM leaves alone."""
+    if not _SHA256.match(sha256):
+        raise ValueError(f"invalid sha256 for a lake key: {sha256!r}")
+    return f"{curated_prefix(source)}{LOCKGATE_DIR}/attachments/{sha256}/{_segment(name, 'attachment name')}"
 
 
 def state_prefix(source: str) -> str:
@@ -170,13 +115,50 @@ def state_history_key(source: str, run_id: str) -> str:
     return f"{state_prefix(source)}{STATE_HISTORY_DIR}/{_segment(run_id, 'run id')}.json"
 
 
-def version_of(source: str, key: str) -> int | None:
-    """The version number a curated key belongs to, or None for keys outside a version directory."""
-    rest = key.removeprefix(curated_prefix(source))
-    if rest == key or "/" not in rest:
-        return None
-    match = _VERSION_DIR.match(rest.split("/", 1)[0])
-    return int(match.group(1)) if match else None
+def audit_prefix() -> str:
+    """The lake's audit log: one immutable object per entry, for the whole lake (not per source)."""
+    return f"{AUDIT_DIR}/"
+
+
+def audit_key(seq: int) -> str:
+    """Zero-padded to 12 digits, so that listing order is entry order."""
+    if not 1 <= seq <= AUDIT_MAX_SEQ:
+        raise ValueError(f"audit entry number out of range: {seq}")
+    return f"{audit_prefix()}{seq:012d}.json"
+
+
+def audit_seq(key: str) -> int | None:
+    """The entry number an audit key names, or None for keys that are not audit entries."""
+    rest = key.removeprefix(audit_prefix())
+    match = _AUDIT_FILE.match(rest) if rest != key else None
+    return int(match.group(1)) if match and int(match.group(1)) >= 1 else None
+
+
+def erasure_key(erasure_id: str) -> str:
+    """The receipt of one erasure: every object it touched, never the erased subject's value."""
+    return f"{ERASURE_DIR}/{_segment(erasure_id, 'erasure id')}.json"
+
+
+def suppression_prefix(source: str) -> str:
+    """The source's suppression list: one object per erased subject, so concurrent erasures lose none."""
+    return f"{SUPPRESSION_DIR}/{_segment(source, 'source')}/"
+
+
+def suppression_key(source: str, column: str, digest: str) -> str:
+    """Keyed by the subject's keyed hash, so adding the same subject twice is one create-if-absent."""
+    if not _SHA256.match(digest):
+        raise ValueError(f"invalid keyed hash for a lake key: {digest!r}")
+    return f"{suppression_prefix(source)}{_segment(column, 'column')}/{digest}.json"
+
+
+def erased_raw_key(old_key: str, name: str, erasure_id: str) -> str:
+    """Where an erasure writes a raw object again without the erased records: beside the old object,
+    named after the landed file and the erasure (``customers.erased-<id>.csv``), so it never collides
+    with the object it replaces or with the run's other files."""
+    folder, _, _ = old_key.rpartition("/")
+    original = PurePosixPath(_segment(name, "file name"))
+    renamed = f"{original.stem}.erased-{_segment(erasure_id, 'erasure id')}{original.suffix}"
+    return f"{folder}/{renamed}" if folder else renamed
 
 
 def warehouse_path(lake: str, configured: str | Path | None = None) -> Path:

@@ -9,6 +9,10 @@ created, so it leaves no empty run folder behind.
 
 Tags are not kept: they exist for S3 lifecycle and access policies, and here layer and source are
 already in every key. A sidecar file would list as an object of its own and could drift from its object.
+The one thing a local lake can enforce from them is file mode: objects tagged ``layer=raw`` or
+``layer=quarantine`` (data as received, unmasked) or ``layer=audit`` (the audit log, erasure receipts)
+are written readable by their owner only (0600), as an S3 policy would keep them from every role but
+the owners'. Folders keep their usual mode, so other users can still list and read the masked layers.
 """
 
 from __future__ import annotations
@@ -42,6 +46,17 @@ def _default_mode() -> int:
     except OSError:
         pass
     return 0o644
+
+
+# Layers holding data as received (unmasked), and the audit layer (who did what, erasure receipts):
+# owner-only files on a local lake.
+PRIVATE_LAYERS = frozenset({"raw", "quarantine", "audit"})
+PRIVATE_MODE = 0o600
+
+
+def _object_mode(tags: dict[str, str] | None) -> int:
+    """0600 for raw, quarantine and audit objects (by their access tag ``layer``), else the usual mode."""
+    return PRIVATE_MODE if tags and tags.get("layer") in PRIVATE_LAYERS else _default_mode()
 
 
 def _make_folder(folder: Path) -> list[Path]:
@@ -93,26 +108,32 @@ class LocalStore:
         return path
 
     @contextmanager
-    def _temp_beside(self, target: Path, content: IO[bytes] | bytes) -> Iterator[Path]:
+    def _temp_beside(
+        self, target: Path, content: IO[bytes] | bytes, mode: int | None = None
+    ) -> Iterator[Path]:
         """Write the content next to target (same filesystem, so the final move is atomic), fsynced.
 
         The temporary is locked for as long as it has its name and removed on the way out; when the
-        body fails, so do the folders this write created.
+        body fails, so do the folders this write created. `mode` (e.g. 0600) is set before any byte is
+        written, so private content is never readable by others, not even while being written.
         """
         created = _make_folder(target.parent)
         temp = target.parent / f"{TEMP_MARKER}{uuid.uuid4().hex}"
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+        first_mode = 0o666 if mode is None else 0o600  # never wider than asked, even while empty
         try:
             try:
-                fd = os.open(temp, flags, 0o666)
+                fd = os.open(temp, flags, first_mode)
             except FileNotFoundError:  # a failed writer removed the folder it had just made: again
                 created = _make_folder(target.parent)
-                fd = os.open(temp, flags, 0o666)
+                fd = os.open(temp, flags, first_mode)
         except BaseException:
             _remove_empty(created)
             raise
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
+            if mode is not None:
+                os.fchmod(fd, mode)
             with os.fdopen(os.dup(fd), "wb") as out:
                 if isinstance(content, bytes):
                     out.write(content)
@@ -129,15 +150,15 @@ class LocalStore:
             temp.unlink(missing_ok=True)  # the name goes before the lock does
             os.close(fd)
 
-    def _replace(self, target: Path, content: IO[bytes] | bytes) -> None:
-        with self._temp_beside(target, content) as temp:
+    def _replace(self, target: Path, content: IO[bytes] | bytes, mode: int | None = None) -> None:
+        with self._temp_beside(target, content, mode) as temp:
             temp.replace(target)
 
     def put_file(self, key: str, path: Path, *, tags: dict[str, str] | None = None) -> None:
         target = self._path(key)
         try:
             with Path(path).open("rb") as source:
-                self._replace(target, source)
+                self._replace(target, source, _object_mode(tags))
         except OSError as exc:
             raise StorageError(f"could not store {key!r} from {path}: {exc.strerror or exc}") from exc
 
@@ -159,7 +180,7 @@ class LocalStore:
                 path.unlink()
                 return
             with path.open("rb+") as handle:
-                os.fchmod(handle.fileno(), _default_mode())  # a private snapshot gets an object's mode
+                os.fchmod(handle.fileno(), _object_mode(tags))  # a private snapshot gets an object's mode
                 os.fsync(handle.fileno())
             path.replace(target)
         except OSError as exc:
@@ -172,7 +193,7 @@ class LocalStore:
     def put_bytes(self, key: str, data: bytes, *, tags: dict[str, str] | None = None) -> None:
         target = self._path(key)
         try:
-            self._replace(target, data)
+            self._replace(target, data, _object_mode(tags))
         except OSError as exc:
             raise StorageError(f"could not store {key!r}: {exc.strerror or exc}") from exc
 
@@ -183,7 +204,7 @@ class LocalStore:
         """
         target = self._path(key)
         try:
-            with self._temp_beside(target, data) as temp:
+            with self._temp_beside(target, data, _object_mode(tags)) as temp:
                 try:
                     os.link(temp, target)
                 except FileExistsError:
@@ -235,6 +256,7 @@ class LocalStore:
         return ObjectStat(
             fingerprint=f"local:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}",
             modified=datetime.fromtimestamp(st.st_mtime, UTC),
+            size=st.st_size,
         )
 
     def open_read(self, key: str) -> IO[bytes]:
@@ -251,6 +273,10 @@ class LocalStore:
         path = self._path(key)
         path.unlink(missing_ok=True)
         _remove_empty([p for p in path.parents if p.is_relative_to(self.root) and p != self.root][::-1])
+
+    def table_options(self) -> dict[str, str]:
+        """Delta Lake reads a local folder with no options."""
+        return {}
 
     def tags(self, key: str) -> dict[str, str]:
         if not self.exists(key):

@@ -98,6 +98,9 @@ class RawManifest(BaseModel):
     rows: int | None = None
     read_error: str | None = None
     passport: dict[str, Any] = {}
+    # Receipts (``erasure/<id>.json``) of the erasures that rewrote files of this landing without the
+    # erased subjects' records; those files' entries then name the new objects and their checksums.
+    erasures: list[str] = []
 
 
 def _hash_stream(stream: IO[bytes], sink: IO[bytes] | None = None) -> tuple[str, int]:

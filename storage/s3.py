@@ -9,9 +9,10 @@ use from several threads at once, and the flow opens stores from a thread pool.
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TypedDict
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 import boto3.session
 from boto3.exceptions import S3UploadFailedError
@@ -32,6 +33,41 @@ _PRECONDITION = {"PreconditionFailed", "412"}
 def make_s3_client() -> S3Client:
     """An S3 client from the standard AWS configuration, with the 'standard' retry mode (backoff, 3 tries)."""
     return boto3.session.Session().client("s3", config=Config(retries={"mode": "standard"}))
+
+
+@dataclass(frozen=True)
+class ConnectionFacts:
+    """Credentials, region and endpoint as boto3 resolves them (env, profiles, roles), for the other
+    S3 clients of the lake (DuckDB's httpfs, Delta Lake), so that every client reaches the same bucket.
+
+    ``endpoint`` is set only for a custom service (MinIO, moto, in-country clouds), never for AWS itself.
+    """
+
+    key_id: str
+    secret: str = field(repr=False)
+    token: str | None = field(repr=False)
+    region: str
+    endpoint: str | None
+
+
+def connection_facts(client: S3Client | None = None) -> ConnectionFacts:
+    """The facts as boto3 resolves them now. `client`, one already made from the same configuration,
+    gives the endpoint; otherwise one is made just to learn it, which costs 0.1-0.5 s each time."""
+    session = boto3.session.Session()
+    credentials = session.get_credentials()
+    frozen = credentials.get_frozen_credentials() if credentials is not None else None
+    if frozen is None or frozen.access_key is None or frozen.secret_key is None:
+        raise StorageError("no AWS credentials found (a key id and secret) for the lake's s3:// objects")
+    region = session.region_name or "us-east-1"
+    endpoint = (client or session.client("s3", region_name=region)).meta.endpoint_url
+    custom = urlsplit(endpoint).hostname or ""
+    return ConnectionFacts(
+        key_id=frozen.access_key,
+        secret=frozen.secret_key,
+        token=frozen.token,
+        region=region,
+        endpoint=None if custom.endswith(".amazonaws.com") else endpoint,
+    )
 
 
 def _code(exc: ClientError) -> str:
@@ -168,7 +204,8 @@ class S3Store:
         except (ClientError, BotoCoreError) as exc:
             raise self._fail("check", key, exc) from exc
         modified = head["LastModified"]
-        return ObjectStat(f"s3:{head['ContentLength']}:{head['ETag']}:{modified.isoformat()}", modified)
+        size = head["ContentLength"]
+        return ObjectStat(f"s3:{size}:{head['ETag']}:{modified.isoformat()}", modified, size)
 
     def open_read(self, key: str) -> IO[bytes]:
         try:
@@ -189,3 +226,30 @@ class S3Store:
         except (ClientError, BotoCoreError) as exc:
             raise self._fail("read tags of", key, exc) from exc
         return {tag["Key"]: tag["Value"] for tag in tag_set}
+
+    def set_tags(self, key: str, tags: dict[str, str]) -> None:
+        try:
+            self.client.put_object_tagging(
+                Bucket=self.bucket,
+                Key=self._full(key),
+                Tagging={"TagSet": [{"Key": k, "Value": v} for k, v in tags.items()]},
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise self._fail("tag", key, exc) from exc
+
+    def table_options(self) -> dict[str, str]:
+        """What Delta Lake (delta-rs) needs to reach this bucket: the same resolution boto3 uses.
+
+        Asked for on every table opened, so the endpoint comes from this store's own client."""
+        facts = connection_facts(self.client)
+        options = {
+            "AWS_ACCESS_KEY_ID": facts.key_id,
+            "AWS_SECRET_ACCESS_KEY": facts.secret,
+            "AWS_REGION": facts.region,
+        }
+        if facts.token:
+            options["AWS_SESSION_TOKEN"] = facts.token
+        if facts.endpoint:
+            options["AWS_ENDPOINT_URL"] = facts.endpoint
+            options["AWS_ALLOW_HTTP"] = "true" if facts.endpoint.startswith("http://") else "false"
+        return options

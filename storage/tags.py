@@ -11,6 +11,9 @@ policy cannot see) lets one policy say, for example, "analysts may read ``layer=
                   no data values: checksum index, version descriptions, the current pointer, history
                   events). ``meta`` objects can be granted to every role that reads the lake, because
                   readers need the pointer and version descriptions to find the data they may read.
+                  ``audit`` (the lake's audit log, :mod:`storage.audit`) is kept apart from ``meta``: it
+                  names the people who acted and what they touched, so only auditors should read it,
+                  and a policy can also deny every role but the writer's the right to delete it.
 * ``source``      the dataset the object belongs to.
 * ``sensitivity`` the source passport's classification: public, internal, confidential, restricted.
 * ``pii``         ``true`` / ``false``: whether the source's contract declares personal data.
@@ -27,7 +30,7 @@ from __future__ import annotations
 
 from storage.errors import InvalidTag
 
-LAYERS = ("raw", "curated", "quarantine", "state", "meta")
+LAYERS = ("raw", "curated", "quarantine", "state", "meta", "audit")
 SENSITIVITIES = ("public", "internal", "confidential", "restricted")
 ACCESS_KEYS = ("layer", "source", "sensitivity", "pii")
 DEFAULT_SENSITIVITY = "restricted"

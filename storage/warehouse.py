@@ -1,17 +1,19 @@
-"""The DuckDB warehouse: one view per dataset over its current curated Parquet object.
+"""The DuckDB warehouse: one view per dataset over its curated Delta table (``delta_scan``).
 
 The file holds views only, never copies of data, so it is cheap to rebuild and cannot drift from the
-lake. A local lake's views name their Parquet objects relative to the lake, through the DuckDB variable
-``lockgate_lake`` that every connection sets to the warehouse's own folder (falling back to the lake's
-folder at registration when unset, for DuckDB sessions outside Lockgate), so a lake copied or moved
-elsewhere reads its own objects. Plain relative paths would not do: DuckDB resolves them against the
-working directory first. Before a query is served, each view's object is verified against the
-checksum recorded at publish (:mod:`storage.integrity`).
+lake: a view reads the table's latest version, so a publish or a rollback needs no new view. A local
+lake's views name their tables relative to the lake, through the DuckDB variable ``lockgate_lake`` that
+every connection sets to the warehouse's own folder (falling back to the lake's folder at registration
+when unset, for DuckDB sessions outside Lockgate), so a lake copied or moved elsewhere reads its own
+tables. Plain relative paths would not do: DuckDB resolves them against the working directory first.
+Before a query is served, each view's table is checked: every file of its current version must be
+there at the size its log recorded (:func:`storage.curated.check_current`).
 
-Views over ``s3://`` objects go through DuckDB's httpfs extension, loaded from the
-``duckdb-extension-httpfs`` wheel (DuckDB-signed, so signature checks stay on) because extensions cannot
-be downloaded at run time here. S3 credentials are never stored in the file: every connection that
-needs them creates a temporary DuckDB secret from the same AWS configuration boto3 uses.
+DuckDB's ``delta`` and ``httpfs`` extensions are loaded from their PyPI wheels
+(``duckdb-extension-delta``, ``duckdb-extension-httpfs``; DuckDB-signed, so signature checks stay on)
+because extensions cannot be downloaded at run time here. S3 credentials are never stored in the file:
+every connection that needs them creates a temporary DuckDB secret from the same AWS configuration
+boto3 uses.
 """
 
 from __future__ import annotations
@@ -22,15 +24,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import boto3.session
 import duckdb
+import duckdb_extension_delta
 import duckdb_extension_httpfs
 
-from storage import layout
-from storage.curated import current_version, pointer_or_problem, read_version, rollback, verify_version
-from storage.errors import CorruptMetadata, IntegrityError, ObjectNotFound, QueryError, StorageError
+from storage import audit, layout
+from storage.curated import check_current, current_version, delta_table, rollback, table_uri
+from storage.errors import IntegrityError, QueryError, StorageError
 from storage.integrity import open_existing
 from storage.layout import is_s3
+from storage.s3 import connection_facts
 from storage.store import open_store
 
 if TYPE_CHECKING:
@@ -40,8 +43,12 @@ if TYPE_CHECKING:
     from storage.curated import CuratedVersion
 
 _VIEW_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
-# The curated data object a view reads, as it appears in the view's SQL (local or s3://).
-_VIEW_OBJECT = re.compile(r"(curated/[A-Za-z0-9_.-]+/v\d{6}/" + re.escape(layout.DATA_FILE) + ")'")
+# The curated table a view reads, as it appears in the view's SQL (local or s3://).
+_VIEW_OBJECT = re.compile(r"delta_scan\(.*?(curated/[A-Za-z0-9_.-]+)'\)")
+# The curated folder of an S3 lake, as its views name their tables.
+_S3_CURATED = re.compile(r"'(s3://[^']+?/curated/)[^/']+'")
+# A Rust backtrace line from an extension (with RUST_BACKTRACE set): frames and their locations.
+_BACKTRACE = re.compile(r"^\s+(\d+: |at )")
 _LAKE_VARIABLE = "lockgate_lake"
 # offline: fail clearly instead of trying to download
 _CONFIG: dict[str, str | bool | int | float | list[str]] = {"autoinstall_known_extensions": False}
@@ -57,21 +64,34 @@ def _quote_literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _httpfs_path() -> Path:
-    """The httpfs binary shipped in the pip package matching the installed DuckDB."""
-    package = Path(duckdb_extension_httpfs.__file__).parent
-    wanted = package / "extensions" / f"v{duckdb.__version__}" / "httpfs.duckdb_extension"
+def _extension_path(package_file: str | None, name: str) -> Path:
+    """An extension binary shipped in the pip package matching the installed DuckDB."""
+    package = Path(package_file or "").parent
+    wanted = package / "extensions" / f"v{duckdb.__version__}" / f"{name}.duckdb_extension"
     if wanted.is_file():
         return wanted
-    found = sorted(package.rglob("httpfs.duckdb_extension"))
+    found = sorted(package.rglob(f"{name}.duckdb_extension"))
     if not found:
-        raise StorageError(f"no httpfs.duckdb_extension in {package}; install duckdb-extension-httpfs")
+        raise StorageError(f"no {name}.duckdb_extension in {package}; install duckdb-extension-{name}")
     return found[0]
 
 
-def _load_httpfs(con: duckdb.DuckDBPyConnection) -> None:
+def _load(con: duckdb.DuckDBPyConnection, package_file: str | None, name: str) -> None:
     """LOAD straight from the wheel's file: nothing is written to ~/.duckdb, nothing is downloaded."""
-    con.execute(f"LOAD {_quote_literal(str(_httpfs_path()))}")
+    con.execute(f"LOAD {_quote_literal(str(_extension_path(package_file, name)))}")
+
+
+def load_delta(con: duckdb.DuckDBPyConnection) -> None:
+    _load(con, duckdb_extension_delta.__file__, "delta")
+
+
+def _load_httpfs(con: duckdb.DuckDBPyConnection) -> None:
+    _load(con, duckdb_extension_httpfs.__file__, "httpfs")
+
+
+def query_message(exc: BaseException) -> str:
+    """DuckDB's message without the Rust backtrace an extension may append."""
+    return "\n".join(line for line in str(exc).splitlines() if not _BACKTRACE.match(line)).strip()
 
 
 def _s3_secret(con: duckdb.DuckDBPyConnection) -> None:
@@ -80,22 +100,13 @@ def _s3_secret(con: duckdb.DuckDBPyConnection) -> None:
     A custom endpoint (MinIO, moto, in-country clouds) is addressed path-style with SSL following the
     URL scheme; on AWS itself DuckDB's defaults (virtual-hosted, HTTPS) apply.
     """
-    session = boto3.session.Session()
-    credentials = session.get_credentials()
-    if credentials is None:
-        raise StorageError("no AWS credentials found for the warehouse's s3:// views")
-    frozen = credentials.get_frozen_credentials()
-    if frozen.access_key is None or frozen.secret_key is None:
-        raise StorageError(
-            "the AWS credentials found lack a key id or secret for the warehouse's s3:// views"
-        )
-    region = session.region_name or "us-east-1"
-    options = {"KEY_ID": frozen.access_key, "SECRET": frozen.secret_key, "REGION": region}
-    if frozen.token:
-        options["SESSION_TOKEN"] = frozen.token
-    endpoint = urlsplit(session.client("s3", region_name=region).meta.endpoint_url)
+    facts = connection_facts()
+    options = {"KEY_ID": facts.key_id, "SECRET": facts.secret, "REGION": facts.region}
+    if facts.token:
+        options["SESSION_TOKEN"] = facts.token
     settings = ""
-    if endpoint.hostname and not endpoint.hostname.endswith(".amazonaws.com"):
+    if facts.endpoint:
+        endpoint = urlsplit(facts.endpoint)
         options["ENDPOINT"] = endpoint.netloc
         options["URL_STYLE"] = "path"
         settings = f", USE_SSL {'true' if endpoint.scheme == 'https' else 'false'}"
@@ -126,6 +137,7 @@ def connect(path: Path, *, read_only: bool = True) -> duckdb.DuckDBPyConnection:
         raise StorageError(f"could not open warehouse {path}: {exc}") from exc
     try:
         con.execute(f"SET VARIABLE {_LAKE_VARIABLE} = ?", [str(Path(path).resolve().parent)])
+        load_delta(con)
         if _has_s3_views(con):
             _enable_s3(con)
     except BaseException:
@@ -135,7 +147,7 @@ def connect(path: Path, *, read_only: bool = True) -> duckdb.DuckDBPyConnection:
 
 
 def register_views(path: Path, views: dict[str, str]) -> None:
-    """Create or replace one view per dataset name → Parquet URI; views not named here are kept.
+    """Create or replace one view per dataset name → table URI; views not named here are kept.
 
     A local URI inside the warehouse's folder (the lake) is stored relative to it (see the module
     docstring). The connection is opened, written and closed at once, so the file is locked only for
@@ -143,7 +155,7 @@ def register_views(path: Path, views: dict[str, str]) -> None:
     """
     # DuckDB takes no parameters in DDL: the name is checked against a strict pattern, the URI quoted.
     statements = [
-        f"CREATE OR REPLACE VIEW {_quote_ident(name)} AS SELECT * FROM read_parquet({_location(path, uri)})"  # noqa: S608
+        f"CREATE OR REPLACE VIEW {_quote_ident(name)} AS SELECT * FROM delta_scan({_location(path, uri)})"  # noqa: S608
         for name, uri in sorted(views.items())
     ]
     existed = Path(path).exists()
@@ -162,7 +174,9 @@ def register_views(path: Path, views: dict[str, str]) -> None:
     except duckdb.Error as exc:
         con.close()
         _drop_half_made(Path(path), existed)
-        raise StorageError(f"could not register views {', '.join(sorted(views))} in {path}: {exc}") from exc
+        raise StorageError(
+            f"could not register views {', '.join(sorted(views))} in {path}: {query_message(exc)}"
+        ) from None
     finally:
         con.close()
 
@@ -192,8 +206,8 @@ def _location(warehouse: Path, uri: str) -> str:
 
 @dataclass(frozen=True)
 class ViewTarget:
-    """What a view reads: a curated data key (None for anything else), and whether it finds it through
-    the lake it lives in (``lockgate_lake`` or ``s3://``) rather than a fixed local path."""
+    """What a view reads: a curated table's key (None for anything else), and whether it finds it
+    through the lake it lives in (``lockgate_lake`` or ``s3://``) rather than a fixed local path."""
 
     key: str | None
     portable: bool
@@ -212,23 +226,18 @@ def view_objects(con: duckdb.DuckDBPyConnection) -> dict[str, ViewTarget]:
 
 
 def verify_views(store: ObjectStore, con: duckdb.DuckDBPyConnection) -> None:
-    """Raise `IntegrityError` unless every curated object the warehouse's views read is intact."""
+    """Raise `IntegrityError` unless every curated table the warehouse's views read is whole."""
     for name, target in sorted(view_objects(con).items()):
-        key = target.key
-        if key is None:
+        if target.key is None:
             continue
-        _curated, source, folder, _data = key.split("/")
-        version = int(folder.removeprefix("v"))
+        source = target.key.removeprefix("curated/")
         try:
-            verify_version(store, read_version(store, source, version))
-        except (IntegrityError, CorruptMetadata) as exc:
+            if delta_table(store, source) is None:
+                raise IntegrityError(f"{target.key!r} is not a curated table in the lake")
+            check_current(store, source)
+        except (IntegrityError, StorageError) as exc:
             raise IntegrityError(
-                f"view {name!r} not served: {exc}; `lockgate run` publishes it again, "
-                "`lockgate lake check` lists all problems"
-            ) from None
-        except ObjectNotFound:
-            raise IntegrityError(
-                f"view {name!r} not served: version {version} of {source!r} has no description in the lake"
+                f"view {name!r} not served: {exc}; `lockgate lake check` lists all problems"
             ) from None
 
 
@@ -242,7 +251,7 @@ def query_lake(lake: str, sql: str, *, warehouse: str | Path | None = None) -> p
 
 
 def register_current(lake: str, sources: list[str], *, warehouse: str | None = None) -> str:
-    """Point one view per source at its current version after verifying its data; returns the file.
+    """One view per published source over its table, after checking its current files; returns the file.
 
     Sources never published are skipped. The intact ones are registered even when another is not;
     then `IntegrityError` names those whose views were left as they were.
@@ -252,11 +261,10 @@ def register_current(lake: str, sources: list[str], *, warehouse: str | None = N
     broken: list[str] = []
     for name in sources:
         try:
-            current = current_version(store, name)
-            if current is not None:
-                verify_version(store, current)
-                views[name] = store.uri(current.data_key)
-        except (IntegrityError, CorruptMetadata) as exc:
+            if current_version(store, name) is not None:
+                check_current(store, name)
+                views[name] = table_uri(store, name)
+        except StorageError as exc:
             broken.append(f"{name}: {exc}")
     path = layout.warehouse_path(lake, warehouse)
     register_views(path, views)
@@ -266,31 +274,66 @@ def register_current(lake: str, sources: list[str], *, warehouse: str | None = N
 
 
 def query(path: Path, sql: str, *, verify: ObjectStore | None = None) -> pl.DataFrame:
-    """Run one SQL statement on a read-only connection and return the result as a polars frame.
+    """Run one SELECT statement in a locked, read-only session and return the result as a polars frame.
 
-    With `verify`, the lake the views read, every object they read is checked first (`verify_views`).
-    A statement DuckDB refuses (a syntax error, an unknown table, a write) raises `QueryError` with
-    DuckDB's own message, which names the token or table.
+    The session reaches the curated tables only (see `lock_session`): file functions, ``COPY … TO``,
+    ``ATTACH``, ``SET``, ``INSTALL``/``LOAD`` and every other statement but SELECT are refused, so no
+    query can read raw data or a file elsewhere on the machine, or change published data.
+    With `verify`, the lake the views read, every table they read is checked first (`verify_views`).
+    A statement DuckDB refuses (a syntax error, an unknown table) raises `QueryError` with DuckDB's own
+    message, which names the token or table.
     """
     con = connect(path, read_only=True)
     try:
+        kinds = [statement.type for statement in con.extract_statements(sql)]
+        refused = sorted({kind.name for kind in kinds if kind != duckdb.StatementType.SELECT})
+        if refused or not kinds:
+            raise QueryError(
+                "only SELECT statements run here (read-only, curated data only)"
+                + (f"; refused: {', '.join(refused)}" if refused else "; the query is empty")
+            )
         if verify is not None:
             verify_views(verify, con)
+        lock_session(con, curated_root(con, path, verify))
         return con.execute(sql).pl()
     except duckdb.Error as exc:
-        raise QueryError(str(exc)) from None
+        raise QueryError(query_message(exc)) from None
     finally:
         con.close()
 
 
+def curated_root(con: duckdb.DuckDBPyConnection, warehouse: Path, store: ObjectStore | None) -> str:
+    """The folder of the lake's curated tables: the one place a query session may read. Without the
+    lake's store, an S3 lake's is read from its views, a local lake's is beside the warehouse."""
+    if store is not None:
+        return store.uri("curated").rstrip("/") + "/"
+    rows = con.execute("SELECT sql FROM duckdb_views() WHERE NOT internal").fetchall()
+    for (sql,) in rows:
+        if match := _S3_CURATED.search(sql):
+            return match.group(1)
+    return str(Path(warehouse).resolve().parent / "curated") + "/"
+
+
+def lock_session(con: duckdb.DuckDBPyConnection, readable: str) -> None:
+    """Close every way out of a query session: files are reachable under `readable` only (views read
+    their Delta tables there), extensions neither install nor load, and the configuration is locked so
+    no statement can undo any of it. Extensions and secrets the views need are set up before this."""
+    con.execute(f"SET allowed_directories = [{_quote_literal(readable)}]")
+    con.execute("SET enable_external_access = false")
+    con.execute("SET autoload_known_extensions = false")
+    con.execute("SET autoinstall_known_extensions = false")
+    con.execute("SET allow_community_extensions = false")
+    con.execute("SET lock_configuration = true")
+
+
 @dataclass(frozen=True)
 class Rollback:
-    """Which version of a dataset was current before an operator moved the pointer, and which is now."""
+    """Which version of a dataset was current before an operator rolled it back, and the new version
+    that holds the restored data."""
 
     source: str
     before: CuratedVersion | None
     after: CuratedVersion
-    replaced_pointer: str | None = None  # why the pointer could not be read, when the move replaced it
 
 
 def rollback_dataset(
@@ -298,20 +341,33 @@ def rollback_dataset(
     source: str,
     to_version: int,
     *,
+    by: str,
     reason: str = "rollback",
     warehouse: str | Path | None = None,
 ) -> Rollback:
-    """Make a published version of a dataset current again and point its warehouse view at it.
+    """Restore a version of a dataset as its new current version, recorded with who did it and why
+    (in the version's commit and in the lake's audit log).
 
-    The move is recorded in the dataset's history (see `storage.curated.rollback`); versions themselves
-    never change. An unknown version raises `UnknownVersion` and moves nothing, so does a version whose
-    data no longer matches its checksum. An unreadable pointer is replaced (`before` is then None), so
-    naming a version repairs it. `warehouse` is an S3 lake's warehouse file (see
-    `storage.layout.warehouse_path`). The lake must exist.
+    An unknown or no longer restorable version raises `UnknownVersion` and changes nothing. The view is
+    registered again (it reads the latest version, so only a missing view changes). `warehouse` is an
+    S3 lake's warehouse file (see `storage.layout.warehouse_path`). The lake must exist.
     """
     store = open_existing(lake)
-    pointer, problem = pointer_or_problem(store, source)
-    before = read_version(store, source, pointer.version) if pointer is not None else None
-    after = rollback(store, source, to_version, reason=reason)
-    register_views(layout.warehouse_path(lake, warehouse), {source: store.uri(after.data_key)})
-    return Rollback(source=source, before=before, after=after, replaced_pointer=problem)
+    before = current_version(store, source)
+    after = rollback(store, source, to_version, by=by, reason=reason)
+    if before is None or after.version != before.version:
+        audit.append(
+            store,
+            actor=by,
+            action="rollback",
+            source=source,
+            details={
+                "from_version": before.version if before is not None else None,
+                "restored_version": to_version,
+                "new_version": after.version,
+                "release_id": after.release_id,
+                "reason": reason,
+            },
+        )
+    register_views(layout.warehouse_path(lake, warehouse), {source: table_uri(store, source)})
+    return Rollback(source=source, before=before, after=after)

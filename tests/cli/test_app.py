@@ -26,12 +26,16 @@ COMMANDS = [
     "sql",
     "versions",
     "rollback",
+    "erase",
     "agreement",
     "pii",
     "contract",
     "label",
     "lake",
+    "release",
+    "retention",
     "config",
+    "audit",
     "bench",  # a developer's tool: last on purpose
 ]
 HEAVY = ("prefect", "great_expectations", "polars", "duckdb")

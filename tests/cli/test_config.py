@@ -5,6 +5,7 @@ The command is what people paste into tickets and chat, so no secret's value may
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 from typing import TYPE_CHECKING
@@ -67,6 +68,7 @@ def test_defaults_as_a_table() -> None:
         "LOCKGATE_LABEL_STUDIO_PASSWORD": (NOT_SET, "default"),
         "LOCKGATE_LABEL_STUDIO_BIN": (NOT_SET, "default"),
         "LOCKGATE_LABEL_STUDIO_PORT": (str(DEFAULT_LOCAL_PORT), "default"),
+        "LOCKGATE_USER": (getpass.getuser(), "default"),
         "LOCKGATE_KEY_<NAME>": (NOT_SET, "default"),
         "LOCKGATE_PG_<NAME>": (NOT_SET, "default"),
     }

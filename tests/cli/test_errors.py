@@ -34,9 +34,9 @@ def test_exit_with_error_prints_the_message_literally_and_exits_1(capsys: pytest
 
 def test_exit_with_error_takes_an_exception_and_a_code(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(typer.Exit) as exited:
-        exit_with_error(ObjectNotFound("curated/stores/_current.json"), EXIT_INVALID)
+        exit_with_error(ObjectNotFound("raw/stores/2026-03-07/r1/stores.csv"), EXIT_INVALID)
     assert exited.value.exit_code == EXIT_INVALID == 2
-    assert capsys.readouterr().err == "no object at key 'curated/stores/_current.json'\n"
+    assert capsys.readouterr().err == "no object at key 'raw/stores/2026-03-07/r1/stores.csv'\n"
 
 
 def test_lockgate_error_becomes_prefix_message_and_code(capsys: pytest.CaptureFixture[str]) -> None:

@@ -281,7 +281,7 @@ def test_a_signal_from_outside_stops_at_the_boundary_and_the_ephemeral_server_en
     assert (
         "Traceback" not in command.output
     )  # nor a lost API: the server outlived the signal, not the command
-    assert _versions(lake) == ([1], 1)
+    assert _versions(lake) == ([0], 0)
     _assert_lake_and_warehouse_agree(lake)
     _assert_gone((server, watchdog), port)
 
@@ -296,9 +296,9 @@ def test_kill_9_leaves_no_server_behind_and_the_rerun_converges(
     command.process.kill()
     assert command.finish() == -signal.SIGKILL
     _assert_gone((server, watchdog), port)
-    assert _versions(lake) == ([1], 1)
+    assert _versions(lake) == ([0], 0)
 
-    # The re-run, through the command in this process (on the test API): a clean run publishes v2 once.
+    # The re-run, through the command in this process (on the test API): a clean run publishes v1 once.
     catalog = str(published[0])
     rerun = CliRunner().invoke(
         app,
@@ -306,7 +306,7 @@ def test_kill_9_leaves_no_server_behind_and_the_rerun_converges(
         env={"LOCKGATE_HASH_KEY": HASH_KEY, "COLUMNS": "200"},
     )
     assert rerun.exit_code == 0, rerun.output
-    assert _versions(lake) == ([1, 2], 2)
+    assert _versions(lake) == ([0, 1], 1)
     _assert_lake_and_warehouse_agree(lake)
 
 
@@ -366,12 +366,12 @@ def test_a_signal_during_a_step_lets_it_finish_and_starts_nothing_after(
     assert run["started"] == STEP_NAMES[: position + 1]
     assert run["handlers_restored"]
     row = next(line for line in output.splitlines() if line.startswith("│ customers"))
-    if step == "publish":  # the step that was running finished: v2 is current, and the warehouse serves it
+    if step == "publish":  # the step that was running finished: v1 is current, and the warehouse serves it
         assert "published" in row
-        assert _versions(lake) == ([1, 2], 2)
+        assert _versions(lake) == ([0, 1], 1)
     else:
         assert "interrupted" in row
         assert f"customers: interrupted before {STEP_NAMES[position + 1]}" in output
         assert "curated layer untouched" in output
-        assert _versions(lake) == ([1], 1)
+        assert _versions(lake) == ([0], 0)
     _assert_lake_and_warehouse_agree(lake)

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import shutil
-import time
 from typing import TYPE_CHECKING
 
 import duckdb
@@ -20,6 +18,7 @@ from typer.testing import CliRunner
 from cli.app import app
 from flows.pipeline import ingest
 from flows.results import SourceStatus
+from storage.warehouse import load_delta
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -28,13 +27,12 @@ if TYPE_CHECKING:
 
 STORES = REPO / "examples" / "catalog" / "data" / "stores.csv"
 ROWS = len(STORES.read_bytes().splitlines()) - 1
-DATA = "curated/stores/v000001/data.parquet"
-POINTER = "curated/stores/_current.json"
+TABLE = "curated/stores"
 
 
 @pytest.fixture(scope="module")
 def published(tmp_path_factory: pytest.TempPathFactory, prefect_api: None) -> Path:
-    """`stores` published once (v1) and registered in the lake's warehouse; tests copy it."""
+    """`stores` published once (v0) and registered in the lake's warehouse; tests copy it."""
     root = tmp_path_factory.mktemp("lake-check")
     catalog = shutil.copytree(REPO / "examples" / "catalog", root / "catalog")
     with pytest.MonkeyPatch.context() as env:
@@ -57,6 +55,12 @@ def count(lake: Path) -> Result:
     return lockgate("sql", "--lake", str(lake), "SELECT count(*) AS n FROM stores")
 
 
+def data_file(lake: Path) -> str:
+    """The one data file of the table's only version, as a lake key."""
+    [path] = (lake / TABLE).glob("*.parquet")
+    return path.relative_to(lake).as_posix()
+
+
 def failed_cleanly(result: Result) -> str:
     """Exit 1 through the command's own error path (no traceback); the message on stderr."""
     assert result.exit_code == 1, result.output
@@ -70,106 +74,95 @@ def test_a_copied_lake_answers_sql_after_the_original_is_deleted(lake: Path, tmp
     result = count(copy)
     assert result.exit_code == 0, result.output
     assert f"│ {ROWS} │" in result.stdout
+    checked = lockgate("lake", "check", "--lake", str(copy))
+    assert checked.exit_code == 0, checked.output
+    assert "no problems found" in checked.stdout
 
 
-def test_sql_refuses_a_replaced_data_object_and_run_republishes_it(
+def test_a_resized_data_file_is_refused_reported_and_published_again_by_run(
     lake: Path, catalog: Path, hash_key: bytes
 ) -> None:
+    data = data_file(lake)
     buffer = io.BytesIO()
-    pl.read_parquet(lake / DATA).head(1).write_parquet(buffer)
-    (lake / DATA).write_bytes(buffer.getvalue())  # valid Parquet, one row: only the checksum tells
+    pl.read_parquet(lake / data).head(1).write_parquet(buffer)
+    (lake / data).write_bytes(buffer.getvalue())  # valid Parquet, one row: its size tells
 
     refused = count(lake)
-    assert f"view 'stores' not served: '{DATA}' no longer matches" in failed_cleanly(refused)
+    assert (
+        f"view 'stores' not served: the current version of 'stores' cannot be read whole: {data} holds"
+        in (failed_cleanly(refused))
+    )
     assert refused.stdout == ""
     listed = lockgate("versions", "stores", "--lake", str(lake))
-    assert f"'{DATA}' no longer matches" in failed_cleanly(listed)
-    assert "v1" in listed.stdout
+    assert f"{data} holds" in failed_cleanly(listed)
+    assert "v0" in listed.stdout  # the listing still shows, then the problem
+
+    checked = lockgate("lake", "check", "--lake", str(lake), "--repair")
+    assert checked.exit_code == 1, checked.output
+    assert f"missing-data: {TABLE}: " in checked.stdout
+    assert "1 problem(s) left" in checked.stdout
 
     run = lockgate("run", "--catalog", str(catalog), "--lake", str(lake), "--source", "stores")
     assert run.exit_code == 0, run.output
-    assert "published" in run.stdout
     served = count(lake)
     assert served.exit_code == 0, served.output
     assert f"│ {ROWS} │" in served.stdout
-    after = lockgate("versions", "stores", "--lake", str(lake))
+    after = lockgate("versions", "stores", "--lake", str(lake), "--format", "json")
     assert after.exit_code == 0, after.output
-    assert "republish: v1's data no longer matched its checksum" in after.stdout
+    versions = json.loads(after.stdout)["versions"]
+    assert [v["version"] for v in versions] == [0, 1]
+    assert versions[0]["release_id"] == versions[1]["release_id"]  # the same input, published again
 
 
-def test_a_corrupt_pointer_is_named_then_repaired_by_lake_check(lake: Path) -> None:
-    (lake / POINTER).write_text("{", encoding="utf-8")
-    assert f"'{POINTER}' is not a valid current-version pointer" in failed_cleanly(
-        lockgate("versions", "stores", "--lake", str(lake))
-    )
+def test_an_unreadable_table_log_is_named_never_a_traceback(lake: Path) -> None:
+    [entry] = (lake / TABLE / "_delta_log").glob("*.json")
+    entry.write_text("{", encoding="utf-8")
+    message = failed_cleanly(lockgate("versions", "stores", "--lake", str(lake)))
+    assert message.startswith("could not open the curated table of 'stores': ")
+    assert "could not open the curated table of 'stores'" in failed_cleanly(count(lake))
 
-    checked = lockgate("lake", "check", "--lake", str(lake))
+    checked = lockgate("lake", "check", "--lake", str(lake), "--repair", "--format", "json")
     assert checked.exit_code == 1, checked.output
-    assert f"corrupt-metadata: {POINTER}" in checked.stdout
-    assert "--repair" in checked.stdout
-
-    repaired = lockgate("lake", "check", "--lake", str(lake), "--repair", "--format", "json")
-    assert repaired.exit_code == 0, repaired.output
-    [finding] = json.loads(repaired.stdout)["findings"]
-    assert (finding["kind"], finding["key"]) == ("corrupt-metadata", POINTER)
-    assert finding["repaired"].startswith("pointer rewritten to v1")
-
-    listed = lockgate("versions", "stores", "--lake", str(lake))
-    assert listed.exit_code == 0, listed.output
-    assert "rollback none → v1: repair" in listed.stdout
-    assert count(lake).exit_code == 0
-    clean = lockgate("lake", "check", "--lake", str(lake))
-    assert clean.exit_code == 0, clean.output
-    assert "no problems found" in clean.stdout
-
-
-def test_rollback_repairs_a_corrupt_pointer_by_naming_a_version(lake: Path) -> None:
-    (lake / POINTER).write_bytes(b"\xff\xfe not json")
-    moved = lockgate("rollback", "stores", "--to", "1", "--lake", str(lake), "--reason", "pointer lost")
-    assert moved.exit_code == 0, moved.output
-    assert (
-        moved.stdout.strip() == "stores: current version an unreadable pointer → v1; warehouse view updated"
-    )
-
-
-def test_lake_check_removes_an_old_orphan_and_the_next_number_skips_it(lake: Path) -> None:
-    orphan = lake / "curated" / "stores" / "v000002"
-    orphan.mkdir()
-    (orphan / "data.parquet").write_bytes(b"half a publish")
-    hour_ago = time.time() - 3600
-    os.utime(orphan / "data.parquet", (hour_ago, hour_ago))
-
-    repaired = lockgate("lake", "check", "--lake", str(lake), "--repair")
-    assert repaired.exit_code == 0, repaired.output
-    assert "orphan: curated/stores/v000002/" in repaired.stdout
-    assert not (orphan / "data.parquet").exists()
-    assert (lake / "curated" / "stores" / "_claims" / "v000002.json").is_file()
+    [finding] = json.loads(checked.stdout)["findings"]
+    assert (finding["kind"], finding["key"], finding["repaired"]) == ("corrupt-metadata", TABLE, None)
 
 
 def test_a_view_left_reading_another_lake_is_reported_and_registered_again(
     lake: Path, tmp_path: Path
 ) -> None:
-    """A warehouse from before views were stored relative to the lake: its copy reads the original."""
-    original = lake / DATA
-    con = duckdb.connect(str(lake / "warehouse.duckdb"))
-    con.execute(f"CREATE OR REPLACE VIEW stores AS SELECT * FROM read_parquet('{original}')")
+    """A view that names its table by a fixed path: its copy reads the original, until registered again."""
+    con = duckdb.connect(str(lake / "warehouse.duckdb"), config={"autoinstall_known_extensions": False})
+    load_delta(con)
+    con.execute(f"CREATE OR REPLACE VIEW stores AS SELECT * FROM delta_scan('{lake / TABLE}')")
     con.close()
     copy = shutil.copytree(lake, tmp_path / "copy")
     shutil.rmtree(lake)
-    stale = lockgate("lake", "check", "--lake", str(copy), "--repair")
-    assert stale.exit_code == 0, stale.output
-    assert "stale-view: view stores: reads a fixed path" in stale.stdout
-    assert count(copy).exit_code == 0
+
+    found = lockgate("lake", "check", "--lake", str(copy))
+    assert found.exit_code == 1, found.output
+    assert "stale-view: view stores: reads a fixed path" in found.stdout
+    assert "`lockgate lake check --repair` fixes what it safely can" in found.stdout
+
+    repaired = lockgate("lake", "check", "--lake", str(copy), "--repair", "--format", "json")
+    assert repaired.exit_code == 0, repaired.output
+    [finding] = json.loads(repaired.stdout)["findings"]
+    assert (finding["kind"], finding["key"]) == ("stale-view", "view stores")
+    assert finding["repaired"] == "view registered again over its table"
+    served = count(copy)
+    assert served.exit_code == 0, served.output
+    assert f"│ {ROWS} │" in served.stdout
 
 
 @pytest.mark.parametrize(
     "command",
     [
         ["versions", "stores"],
-        ["rollback", "stores", "--to", "1"],
+        ["rollback", "stores", "--to", "0"],
         ["sql", "SELECT 1"],
         ["lake", "check"],
         ["lake", "check", "--repair"],
+        ["release", "show", "rel-000000000000000000000000"],
+        ["release", "verify", "rel-000000000000000000000000"],
     ],
     ids=lambda c: " ".join(c),
 )

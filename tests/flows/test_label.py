@@ -131,7 +131,7 @@ def test_dispatch_collect_gate_publish_and_review(
 
     [first] = label_dispatch(catalog=str(catalog), lake=str(lake), plans=[name])
     assert first.sampled == 65 and first.created == 65 and first.skipped == 0  # 60 drawn + 5 gold not drawn
-    assert first.curated_version == 1 and first.gold_included == 6
+    assert first.curated_version == 0 and first.gold_included == 6
     [again] = label_dispatch(catalog=str(catalog), lake=str(lake), plans=[name])
     assert (again.created, again.skipped, again.project_id) == (0, 65, first.project_id)
 
@@ -160,7 +160,7 @@ def test_dispatch_collect_gate_publish_and_review(
     assert result.verdict == "accept", result
     assert result.krippendorff_alpha is not None and result.krippendorff_alpha >= 0.8
     assert result.items == {"pending": 0, "accepted": 62, "review": 3, "rejected": 0}
-    assert result.published and result.labels_version == 1
+    assert result.published and result.labels_version == 0
     assert result.review_created == 3
     assert set(result.gold) == {f"annotator-{u}" for u in users}
     assert all(score["items"] == 6 for score in result.gold.values())
@@ -194,7 +194,7 @@ def test_dispatch_collect_gate_publish_and_review(
 
     # Same annotations again: nothing new is published, nothing new goes to review.
     [same] = label_collect(catalog=str(catalog), lake=str(lake), plans=[name])
-    assert (same.labels_version, same.published, same.review_created) == (1, False, 0)
+    assert (same.labels_version, same.published, same.review_created) == (0, False, 0)
 
 
 def test_an_unreliable_batch_is_rejected_and_publishes_nothing(

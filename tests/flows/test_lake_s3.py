@@ -47,8 +47,13 @@ def test_flow_runs_on_an_s3_lake_with_tags_and_dedup(catalog: Path, s3_lake: str
         for t in client.get_object_tagging(Bucket=bucket, Key=f"{prefix}/{raw_key}")["TagSet"]
     }
     assert raw_tags == {"layer": "raw", "source": "customers", "sensitivity": "restricted", "pii": "true"}
-    assert customers.curated_key is not None
-    curated_tags = client.get_object_tagging(Bucket=bucket, Key=f"{prefix}/{customers.curated_key}")["TagSet"]
+    assert customers.curated_key == "curated/customers"
+    [data_file] = [
+        k
+        for k in open_store(s3_lake).list("curated/customers/")
+        if k.endswith(".parquet") and "_delta_log" not in k
+    ]
+    curated_tags = client.get_object_tagging(Bucket=bucket, Key=f"{prefix}/{data_file}")["TagSet"]
     assert {t["Key"]: t["Value"] for t in curated_tags}["layer"] == "curated"
     assert (catalog / "data" / "customers.csv").read_bytes() == client.get_object(
         Bucket=bucket, Key=f"{prefix}/{raw_key}"
@@ -78,20 +83,20 @@ def test_versions_and_rollback_commands(catalog: Path, tmp_path: Path) -> None:
     data.write_bytes(data.read_bytes() + "\r\n".encode("cp1251"))  # new bytes, same rows: a new version
     ingest(catalog=str(catalog), lake=lake, sources=["stores"])
     store = open_store(lake)
-    assert [v.version for v in list_versions(store, "stores")] == [1, 2]
+    assert [v.version for v in list_versions(store, "stores")] == [0, 1]
 
     runner = CliRunner()
     listed = runner.invoke(app, ["versions", "stores", "--lake", lake], env={"COLUMNS": "200"})
     assert listed.exit_code == 0, listed.output
+    assert "v0" in listed.output
     assert "v1" in listed.output
-    assert "v2" in listed.output
 
-    back = runner.invoke(app, ["rollback", "stores", "--to", "1", "--lake", lake, "--reason", "bad delivery"])
+    back = runner.invoke(app, ["rollback", "stores", "--to", "0", "--lake", lake, "--reason", "bad delivery"])
     assert back.exit_code == 0, back.output
-    assert "v2 → v1" in back.output
+    assert "v1 → v2 (the data of v0)" in back.output
     current = current_version(store, "stores")
     assert current is not None
-    assert current.version == 1
+    assert (current.version, current.restored_version) == (2, 0)
     assert query(layout.warehouse_path(lake), "SELECT count(*) FROM stores").item() == current.rows
     history = runner.invoke(app, ["versions", "stores", "--lake", lake], env={"COLUMNS": "200"})
     assert "bad delivery" in history.output
@@ -100,9 +105,9 @@ def test_versions_and_rollback_commands(catalog: Path, tmp_path: Path) -> None:
     [held] = ingest(catalog=str(catalog), lake=lake, sources=["stores"]).sources
     assert held.status is SourceStatus.UNCHANGED
     assert held.note is not None
-    assert "rolled back from v2" in held.note
+    assert "was rolled back, not published again" in held.note
     assert current_version(store, "stores") == current
 
     unknown = runner.invoke(app, ["rollback", "stores", "--to", "9", "--lake", lake])
     assert unknown.exit_code == 1
-    assert "known versions: 1, 2" in unknown.output
+    assert "known versions: 0, 1, 2" in unknown.output

@@ -1,7 +1,7 @@
 """The ingest flow end to end on the example catalog, under a real Prefect API.
 
 Nothing here is mocked: files are read by polars, rules run in Great Expectations, curated data is
-written as Parquet and queried through DuckDB, and the flow runs in Prefect.
+written as Delta tables and queried through DuckDB, and the flow runs in Prefect.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from flows.errors import RunFailed
 from flows.pipeline import ingest
 from flows.results import RunResult, SourceStatus
 from storage import layout
-from storage.curated import current_version, list_versions
+from storage.curated import current_version, list_versions, read_current, rollback
 from storage.quarantine import read_quarantine
 from storage.store import open_store
 from storage.warehouse import query
@@ -44,7 +44,8 @@ def test_example_catalog_end_to_end(catalog: Path, tmp_path: Path, hash_key: byt
     customers = next(r for r in run.sources if r.source == "customers")
     source_rows = read_customers(catalog)
     assert customers.rows_in == customers.rows_out == len(source_rows)
-    assert customers.curated_version == 1
+    assert customers.curated_version == 0
+    assert customers.curated_key == "curated/customers"
     assert customers.warnings, "the example data carries a few malformed e-mails, reported as a warning"
     assert not customers.failed_blocking
 
@@ -62,7 +63,9 @@ def test_example_catalog_end_to_end(catalog: Path, tmp_path: Path, hash_key: byt
     # Curated: masked by the contract's rules.
     version = current_version(store, "customers")
     assert version is not None
-    curated = pl.read_parquet(store.uri(version.data_key))
+    assert customers.release_id == version.release_id and version.release is not None
+    assert version.release.inputs == [manifest["files"][0]["sha256"]]
+    curated = read_current(store, "customers")
     first = source_rows[0]
     row = curated.filter(pl.col("customer_id") == int(first["customer_id"])).row(0, named=True)
     assert row["email"] == hmac.new(hash_key, first["email"].encode(), hashlib.sha256).hexdigest()
@@ -107,7 +110,32 @@ def test_example_catalog_end_to_end(catalog: Path, tmp_path: Path, hash_key: byt
     # Same input, same contract: nothing new is published.
     again = ingest(catalog=str(catalog), lake=str(lake))
     assert {r.status for r in again.sources} == {SourceStatus.UNCHANGED}
-    assert [v.version for v in list_versions(store, "customers")] == [1]
+    assert [v.version for v in list_versions(store, "customers")] == [0]
+
+
+def test_the_same_inputs_give_the_same_release_in_any_lake(
+    catalog: Path, tmp_path: Path, hash_key: bytes
+) -> None:
+    first = ingest(catalog=str(catalog), lake=str(tmp_path / "one"), sources=["stores"])
+    second = ingest(catalog=str(catalog), lake=str(tmp_path / "two"), sources=["stores"])
+    [a], [b] = first.sources, second.sources
+    assert a.release_id is not None and a.release_id == b.release_id and a.run_id != b.run_id
+
+
+def test_a_release_rolled_back_from_is_not_published_again(
+    catalog: Path, tmp_path: Path, hash_key: bytes
+) -> None:
+    lake = str(tmp_path / "lake")
+    ingest(catalog=str(catalog), lake=lake, sources=["customers"])
+    rewrite_customers(catalog, {2: {"segment": "smb"}})
+    [changed] = ingest(catalog=str(catalog), lake=lake, sources=["customers"]).sources
+    assert changed.status is SourceStatus.PUBLISHED and changed.curated_version == 1
+    store = open_store(lake)
+    rollback(store, "customers", 0, by="owner", reason="bad delivery")
+    [again] = ingest(catalog=str(catalog), lake=lake, sources=["customers"]).sources
+    assert again.status is SourceStatus.UNCHANGED
+    assert again.note is not None and f"release {changed.release_id} was rolled back" in again.note
+    assert [v.action for v in list_versions(store, "customers")] == ["publish", "publish", "rollback"]
 
 
 def test_rotating_the_hash_key_publishes_a_new_version(
@@ -135,7 +163,7 @@ def test_stop_line_keeps_curated_untouched_and_raw_landed(
     store = open_store(str(lake))
     before = current_version(store, "customers")
     assert before is not None
-    before_bytes = store.get_bytes(before.data_key)
+    before_rows = read_current(store, "customers")
 
     rewrite_customers(catalog, {3: {"lifetime_value": "-5"}, 10: {"lifetime_value": "-1.5"}})
     with pytest.raises(RunFailed) as info:
@@ -151,8 +179,8 @@ def test_stop_line_keeps_curated_untouched_and_raw_landed(
 
     after = current_version(store, "customers")
     assert after == before
-    assert store.get_bytes(before.data_key) == before_bytes
-    assert [v.version for v in list_versions(store, "customers")] == [1]
+    assert read_current(store, "customers").equals(before_rows)
+    assert [v.version for v in list_versions(store, "customers")] == [0]
     # What was received is kept: the rejected file is in the raw layer with its manifest.
     [raw_key] = customers.raw_keys
     assert store.get_bytes(raw_key) == (catalog / "data" / "customers.csv").read_bytes()

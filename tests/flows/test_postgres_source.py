@@ -94,7 +94,7 @@ def test_incremental_postgres_source(tmp_path: Path, shop_db: str, hash_key: byt
     [idle] = ingest(catalog=str(catalog), lake=lake).sources
     assert idle.status is SourceStatus.UNCHANGED
     assert idle.raw_keys == []
-    assert [v.version for v in list_versions(store, "orders")] == [1]
+    assert [v.version for v in list_versions(store, "orders")] == [0]
 
     with psycopg.connect(shop_db, autocommit=True) as conn:
         conn.execute(
@@ -104,7 +104,8 @@ def test_incremental_postgres_source(tmp_path: Path, shop_db: str, hash_key: byt
     [delta] = ingest(catalog=str(catalog), lake=lake).sources
     assert delta.status is SourceStatus.PUBLISHED
     assert delta.rows_in == 20
-    assert delta.rows_out == 320  # the new version is the previous one plus the new rows
+    assert delta.rows_out == 320  # the new version is the previous one plus the new rows, merged on order_id
+    assert [v.action for v in list_versions(store, "orders")] == ["publish", "merge"]
     data = read_current(store, "orders")
     assert data.get_column("order_id").n_unique() == 320
     assert not data.get_column("customer_email").str.contains("@").any()

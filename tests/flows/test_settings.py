@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import os
 import threading
 from typing import TYPE_CHECKING
@@ -44,6 +45,7 @@ def test_defaults_without_any_variable() -> None:
     assert settings.label_studio_token is None and settings.label_studio_password is None
     assert settings.label_studio_port == server_module.DEFAULT_LOCAL_PORT
     assert settings.keys == {} and settings.postgres == {}
+    assert settings.user == getpass.getuser()  # who the audit log names, unless LOCKGATE_USER says
 
 
 def test_every_field_reads_its_prefixed_variable(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -56,6 +58,7 @@ def test_every_field_reads_its_prefixed_variable(monkeypatch: pytest.MonkeyPatch
         "LOCKGATE_LABEL_STUDIO_PASSWORD": "pw-secret-123",
         "LOCKGATE_LABEL_STUDIO_BIN": str(tmp_path / "label-studio"),
         "LOCKGATE_LABEL_STUDIO_PORT": "9001",
+        "LOCKGATE_USER": "retention-bot",
     }
     for name, value in values.items():
         monkeypatch.setenv(name, value)
@@ -68,6 +71,7 @@ def test_every_field_reads_its_prefixed_variable(monkeypatch: pytest.MonkeyPatch
     assert settings.label_studio_password == SecretStr("pw-secret-123")
     assert settings.label_studio_bin == str(tmp_path / "label-studio")
     assert settings.label_studio_port == 9001
+    assert settings.user == "retention-bot"
     assert {env_name(field) for field in Settings.model_fields if field not in {"keys", "postgres"}} == set(
         values
     )

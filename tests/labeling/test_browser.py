@@ -202,7 +202,7 @@ def test_invited_annotator_labels_masked_text_in_the_browser(
     choice = {"from_name": "topic", "to_name": "body", "type": "choices", "value": {"choices": [CHOSEN]}}
     sdk.annotations.create(id=task_id, completed_by=int(second.id), result=[choice])
     [done] = label_collect(catalog=str(catalog), lake=lake, plans=[plan])
-    assert (done.verdict, done.items["accepted"], done.labels_version) == ("accept", 1, 1)
+    assert (done.verdict, done.items["accepted"], done.labels_version) == ("accept", 1, 0)
     labels = read_current(open_store(lake), "labels_support_tickets")
     assert labels.select("ticket_id", "label").to_dicts() == [
         {"ticket_id": TICKET["ticket_id"], "label": CHOSEN}

@@ -1,365 +1,307 @@
-"""Curated versions: numbered, immutable, published whole, and followed through one pointer."""
+"""Curated datasets as Delta tables: versions with Lockgate's record in each commit, idempotent publishing,
+restore, append and merge, erasure and retention, on a local lake and on S3."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
+import duckdb
 import polars as pl
 import pytest
+from deltalake import DeltaTable
 
 from storage import layout
 from storage.curated import (
-    CuratedVersion,
+    check_current,
     current_version,
-    history,
+    delta_table,
+    erase_rows,
     list_versions,
     publish,
     read_current,
     rollback,
-    set_current,
+    table_uri,
+    vacuum_history,
 )
-from storage.errors import UnknownVersion
+from storage.errors import IntegrityError, UnknownVersion
+from storage.release import ReleaseParts
 from storage.store import ObjectNotFound, ObjectStore, StorageError
+from storage.warehouse import load_delta
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-
-    InjectFault = Callable[[ObjectStore, str, Callable[[], None]], ObjectStore]
+    from pathlib import Path
 
 FRAME_1 = pl.DataFrame({"id": [1, 2, 3], "email": ["h1", "h2", "h3"]})
 FRAME_2 = pl.DataFrame({"id": [1, 2, 3, 4], "email": ["h1", "h2", "h3", "h4"]})
 
 
-def _publish(
-    store: ObjectStore,
-    frame: pl.DataFrame,
-    run_id: str,
-    inputs: list[str],
-    *,
-    sensitivity: str | None = None,
-    pii: bool | None = None,
-    **extra: str,
-) -> CuratedVersion:
+def _parts(inputs: list[str], **change: object) -> ReleaseParts:
+    fields: dict[str, object] = {
+        "inputs": inputs,
+        "contract_id": "customers",
+        "contract_version": "1.0.0",
+        "contract_sha256": "c" * 64,
+        "code_version": "0.1.0",
+        "key_ids": {"email": "hash:abc"},
+    }
+    return ReleaseParts.model_validate({**fields, **change})
+
+
+def _publish(store: ObjectStore, frame: pl.DataFrame, run_id: str, inputs: list[str], **extra: object):  # type: ignore[no-untyped-def]
     return publish(
         store,
         "customers",
         frame,
+        release=_parts(inputs),
         run_id=run_id,
-        input_sha256=inputs,
-        contract_id=extra.get("contract_id", "customers"),
-        contract_version=extra.get("contract_version", "1.0.0"),
-        masked_columns={"email": extra.get("email", "hash")},
-        sensitivity=sensitivity,
-        pii=pii,
+        masked_columns={"email": "hash:abc"},
+        sensitivity="confidential",
+        pii=True,
+        **extra,  # type: ignore[arg-type]
     )
 
 
-def test_first_publish_writes_version_one_and_moves_the_pointer(store: ObjectStore) -> None:
-    assert current_version(store, "customers") is None
-    v1 = _publish(store, FRAME_1, "r1", ["a", "b"])
-    assert (v1.version, v1.run_id, v1.rows, v1.columns) == (1, "r1", 3, ["id", "email"])
-    assert v1.data_key == layout.curated_data_key("customers", 1)
-    data = store.get_bytes(v1.data_key)
-    assert (v1.bytes, v1.sha256) == (len(data), hashlib.sha256(data).hexdigest())
-    assert current_version(store, "customers") == v1
-    pointer = json.loads(store.get_bytes(layout.current_pointer_key("customers")))
-    assert pointer["version"] == 1
-    assert pointer["data_key"] == v1.data_key
-    assert pointer["reason"] == "publish"
+def test_first_publish_is_version_zero_with_lockgate_metadata(store: ObjectStore) -> None:
+    result = _publish(store, FRAME_1, "run-1", ["a" * 64])
+    assert result.changed
+    version = result.version
+    assert (version.version, version.action, version.run_id, version.rows) == (0, "publish", "run-1", 3)
+    assert version.release_id == _parts(["a" * 64]).release_id
+    assert version.input_sha256 == ["a" * 64]
+    assert (version.contract_id, version.contract_version) == ("customers", "1.0.0")
+    assert version.masked_columns == {"email": "hash:abc"}
     assert read_current(store, "customers").equals(FRAME_1)
+    assert any(key.startswith("curated/customers/_delta_log/") for key in store.list("curated/customers/"))
 
 
 def test_new_input_makes_a_new_version_and_keeps_the_old_one(store: ObjectStore) -> None:
-    v1 = _publish(store, FRAME_1, "r1", ["a"])
-    v2 = _publish(store, FRAME_2, "r2", ["c"])
-    assert v2.version == 2
-    assert current_version(store, "customers") == v2
-    assert list_versions(store, "customers") == [v1, v2]
-    assert read_current(store, "customers").equals(FRAME_2)
-    assert pl.read_parquet(store.get_bytes(v1.data_key)).equals(FRAME_1)
+    _publish(store, FRAME_1, "run-1", ["a" * 64])
+    second = _publish(store, FRAME_2, "run-2", ["b" * 64]).version
+    assert second.version == 1
+    assert [v.version for v in list_versions(store, "customers")] == [0, 1]
+    old = delta_table(store, "customers", 0)
+    assert old is not None and pl.from_arrow(old.to_pyarrow_table()).equals(FRAME_1)  # type: ignore[union-attr]
 
 
-def test_unchanged_input_returns_the_current_version_and_writes_nothing(store: ObjectStore) -> None:
-    v1 = _publish(store, FRAME_1, "r1", ["a", "b"])
-    before = {key: store.get_bytes(key) for key in store.list("curated/")}
-    again = _publish(store, FRAME_1, "r2", ["b", "a"])  # same checksums, any order
-    assert again == v1
-    assert again.run_id == "r1"  # how the flow tells "unchanged" from "published"
-    assert {key: store.get_bytes(key) for key in store.list("curated/")} == before
+def test_the_same_release_adds_no_version(store: ObjectStore) -> None:
+    first = _publish(store, FRAME_1, "run-1", ["a" * 64]).version
+    again = _publish(store, FRAME_1, "run-2", ["a" * 64])
+    assert not again.changed
+    assert again.version.version == first.version and again.version.run_id == "run-1"
+    assert len(list_versions(store, "customers")) == 1
 
 
 @pytest.mark.parametrize(
-    "change", [{"contract_version": "1.1.0"}, {"contract_id": "customers_v2"}, {"email": "redact"}]
+    "change", [{"contract_version": "1.1.0"}, {"key_ids": {"email": "hash:new"}}, {"code_version": "0.2.0"}]
 )
-def test_a_contract_or_masking_change_publishes_again(store: ObjectStore, change: dict[str, str]) -> None:
-    _publish(store, FRAME_1, "r1", ["a"])
-    assert _publish(store, FRAME_1, "r2", ["a"], **change).version == 2
+def test_any_change_of_a_release_part_publishes_again(store: ObjectStore, change: dict[str, object]) -> None:
+    _publish(store, FRAME_1, "run-1", ["a" * 64])
+    result = publish(
+        store, "customers", FRAME_1, release=_parts(["a" * 64], **change), run_id="run-2", masked_columns={}
+    )
+    assert result.changed and result.version.version == 1
 
 
-def test_rollback_moves_only_the_pointer(store: ObjectStore) -> None:
-    v1 = _publish(store, FRAME_1, "r1", ["a"])
-    v2 = _publish(store, FRAME_2, "r2", ["c"])
-    assert set_current(store, "customers", 1, reason="rollback: bad upstream file") == v1
-    assert current_version(store, "customers") == v1
+def test_rollback_restores_the_data_as_a_new_version_that_says_who_and_why(store: ObjectStore) -> None:
+    first = _publish(store, FRAME_1, "run-1", ["a" * 64]).version
+    _publish(store, FRAME_2, "run-2", ["b" * 64])
+    restored = rollback(store, "customers", 0, by="alice", reason="bad delivery")
+    assert (restored.version, restored.action, restored.restored_version) == (2, "rollback", 0)
+    assert (restored.by, restored.reason) == ("alice", "bad delivery")
+    assert restored.release_id == first.release_id and restored.rows == 3
     assert read_current(store, "customers").equals(FRAME_1)
-    assert list_versions(store, "customers") == [v1, v2]
-    pointer = json.loads(store.get_bytes(layout.current_pointer_key("customers")))
-    assert pointer["reason"] == "rollback: bad upstream file"
-    # After a rollback, new input still gets a fresh number.
-    assert _publish(store, FRAME_1, "r3", ["d"]).version == 3
+    assert "rollback to v0 by alice: bad delivery" in restored.describe()
 
 
-def test_unknown_version_is_refused_listing_the_known_ones(store: ObjectStore) -> None:
-    _publish(store, FRAME_1, "r1", ["a"])
-    _publish(store, FRAME_2, "r2", ["c"])
-    for bad in (7, 0):
-        with pytest.raises(UnknownVersion, match="known versions: 1, 2"):
-            set_current(store, "customers", bad, reason="oops")
-    assert current_version(store, "customers").version == 2
-    with pytest.raises(UnknownVersion, match="none"):
-        set_current(store, "stores", 1, reason="oops")
+def test_rollback_to_the_current_version_changes_nothing(store: ObjectStore) -> None:
+    _publish(store, FRAME_1, "run-1", ["a" * 64])
+    assert rollback(store, "customers", 0, by="alice", reason="x").version == 0
+    assert len(list_versions(store, "customers")) == 1
 
 
-def test_an_incomplete_version_slot_is_skipped_not_reused(store: ObjectStore) -> None:
-    _publish(store, FRAME_1, "r1", ["a"])
-    orphan = layout.curated_data_key("customers", 2)
-    store.put_bytes(orphan, b"half-written by a crashed run")
-    v3 = _publish(store, FRAME_2, "r2", ["c"])
-    assert v3.version == 3
-    assert [v.version for v in list_versions(store, "customers")] == [1, 3]
-    assert store.get_bytes(orphan) == b"half-written by a crashed run"
-
-
-def test_concurrent_publishers_never_overwrite_each_other(store: ObjectStore) -> None:
-    """Several runs publish at once: each version slot has one writer, losers fail and can retry."""
-    frames = {f"r{i}": pl.DataFrame({"id": list(range(i + 1))}) for i in range(6)}
-    barrier = threading.Barrier(len(frames))
-
-    def attempt(run_id: str) -> CuratedVersion | StorageError:
-        barrier.wait()
-        try:
-            return _publish(store, frames[run_id], run_id, [run_id])
-        except StorageError as exc:
-            assert "concurrently" in str(exc)
-            return exc
-
-    with ThreadPoolExecutor(len(frames)) as pool:
-        outcomes = list(pool.map(attempt, frames))
-    published = [o for o in outcomes if isinstance(o, CuratedVersion)]
-    assert published
-    assert len({v.version for v in published}) == len(published)
-    for version in published:
-        data = store.get_bytes(version.data_key)
-        assert hashlib.sha256(data).hexdigest() == version.sha256
-        assert pl.read_parquet(data).equals(frames[version.run_id])
-    assert current_version(store, "customers") in published
-    assert {v.version for v in list_versions(store, "customers")} == {v.version for v in published}
+def test_an_unknown_version_is_refused_listing_the_known_ones(store: ObjectStore) -> None:
+    _publish(store, FRAME_1, "run-1", ["a" * 64])
+    with pytest.raises(UnknownVersion, match="known versions: 0"):
+        rollback(store, "customers", 7, by="alice", reason="x")
 
 
 def test_read_current_without_a_version(store: ObjectStore) -> None:
-    with pytest.raises(ObjectNotFound, match=r"curated/customers/_current\.json"):
+    assert current_version(store, "customers") is None
+    assert list_versions(store, "customers") == []
+    with pytest.raises(ObjectNotFound):
         read_current(store, "customers")
 
 
-def test_curated_objects_carry_access_tags(
-    store: ObjectStore, lake: str, object_tags: Callable[[str], dict[str, str]]
-) -> None:
-    v1 = _publish(store, FRAME_1, "r1", ["a"], sensitivity="internal", pii=False)
-    _publish(store, FRAME_2, "r2", ["c"], sensitivity="internal", pii=False)
-    on_s3 = lake.startswith("s3://")
-    access = {"source": "customers", "sensitivity": "internal", "pii": "false"}
-    assert object_tags(v1.data_key) == ({"layer": "curated", **access} if on_s3 else {})
-    assert (v1.sensitivity, v1.pii) == ("internal", False)
-    # Bookkeeping without data values is 'meta', so every reader role can be allowed to follow the pointer.
-    meta_keys = [
-        layout.curated_meta_key("customers", 1),
-        layout.current_pointer_key("customers"),
-        *store.list(layout.events_prefix("customers")),
-    ]
-    for key in meta_keys:
-        assert object_tags(key) == ({"layer": "meta", **access} if on_s3 else {})
-    # A rollback tags its pointer and event like the version it points at.
-    rollback(store, "customers", 1)
-    for key in [layout.current_pointer_key("customers"), *store.list(layout.events_prefix("customers"))]:
-        assert object_tags(key) == ({"layer": "meta", **access} if on_s3 else {})
+def test_deltalake_polars_and_duckdb_read_the_same_rows(store: ObjectStore) -> None:
+    _publish(store, FRAME_1, "run-1", ["a" * 64])
+    _publish(store, FRAME_2, "run-2", ["b" * 64])
+    options = store.table_options()
+    uri = table_uri(store, "customers")
+    by_deltalake = pl.from_arrow(DeltaTable(uri, storage_options=options).to_pyarrow_table())
+    by_polars = pl.read_delta(uri, storage_options=options or None)
+    con = duckdb.connect(config={"autoinstall_known_extensions": False})
+    load_delta(con)
+    if uri.startswith("s3://"):
+        from storage.warehouse import _enable_s3  # the warehouse's own S3 session setup
+
+        _enable_s3(con)
+    by_duckdb = con.execute(f"SELECT * FROM delta_scan('{uri}')").pl()
+    for frame in (by_deltalake, by_polars, by_duckdb):
+        assert isinstance(frame, pl.DataFrame)
+        assert frame.sort("id").equals(FRAME_2)
 
 
-def test_unclassified_curated_data_is_tagged_as_the_most_sensitive(
-    store: ObjectStore, lake: str, object_tags: Callable[[str], dict[str, str]]
-) -> None:
-    v1 = _publish(store, FRAME_1, "r1", ["a"])
-    expected = {"layer": "curated", "source": "customers", "sensitivity": "restricted", "pii": "true"}
-    assert object_tags(v1.data_key) == (expected if lake.startswith("s3://") else {})
-
-
-def _moves(store: ObjectStore) -> list[tuple[str, int | None, int, bool | None]]:
-    return [(c.action, c.from_version, c.to_version, c.applied) for c in history(store, "customers")]
-
-
-def test_history_records_publishes_and_rollbacks_in_order(store: ObjectStore) -> None:
-    assert history(store, "customers") == []
-    _publish(store, FRAME_1, "r1", ["a"])
-    _publish(store, FRAME_1, "r1b", ["a"])  # unchanged: no move, no event
-    v2 = _publish(store, FRAME_2, "r2", ["c"])
-    back = rollback(store, "customers", 1, reason="bad upstream file", run_id="ops-42")
-    assert back.version == 1
-    assert _moves(store) == [
-        ("publish", None, 1, True),
-        ("publish", 1, 2, True),
-        ("rollback", 2, 1, True),
-    ]
-    last = history(store, "customers")[-1]
-    assert (last.reason, last.run_id) == ("bad upstream file", "ops-42")
-    assert last.describe() == "rollback v2 → v1 (run ops-42): bad upstream file"
-    assert history(store, "customers")[1].describe() == "publish v1 → v2 (run r2)"
-    keys = store.list(layout.events_prefix("customers"))
-    assert [layout.event_version("customers", k) for k in keys] == [1, 2, 1]
-    assert keys[-1].endswith("-000001-rollback.json")
-    pointer = json.loads(store.get_bytes(layout.current_pointer_key("customers")))
-    assert (pointer["version"], pointer["event"], pointer["from_version"]) == (1, keys[-1], 2)
-    # Rolling forward is the same operation in the other direction.
-    assert set_current(store, "customers", 2, reason="fixed upstream").version == 2
-    assert _moves(store)[-1] == ("rollback", 1, 2, True)
-    assert current_version(store, "customers") == v2
-
-
-def test_rollback_to_the_current_version_is_a_logged_no_op(
-    store: ObjectStore, caplog: pytest.LogCaptureFixture
-) -> None:
-    _publish(store, FRAME_1, "r1", ["a"])
-    v2 = _publish(store, FRAME_2, "r2", ["c"])
-    before = {key: store.get_bytes(key) for key in store.list("curated/")}
-    with caplog.at_level(logging.INFO, logger="storage.curated"):
-        assert rollback(store, "customers", 2) == v2
-    assert "version 2 of 'customers' is already current; nothing changed" in caplog.text
-    assert {key: store.get_bytes(key) for key in store.list("curated/")} == before
-
-
-def test_rollback_to_an_unknown_version_lists_the_known_ones(store: ObjectStore) -> None:
-    _publish(store, FRAME_1, "r1", ["a"])
-    _publish(store, FRAME_2, "r2", ["c"])
-    with pytest.raises(UnknownVersion, match="no version 9; known versions: 1, 2"):
-        rollback(store, "customers", 9)
-    assert len(history(store, "customers")) == 2
-
-
-def test_after_a_rollback_publish_compares_with_the_current_version_only(store: ObjectStore) -> None:
-    v1 = _publish(store, FRAME_1, "r1", ["a"])
-    v2 = _publish(store, FRAME_2, "r2", ["c"])
-    rollback(store, "customers", 1)
-    # Same input as the current version: unchanged, nothing written.
-    assert _publish(store, FRAME_1, "r3", ["a"]) == v1
-    # Same input as the rolled-back v2: a new version, never a silent move back to v2.
-    v3 = _publish(store, FRAME_2, "r4", ["c"])
-    assert v3.version == 3
-    assert v3.sha256 == v2.sha256
-    assert current_version(store, "customers") == v3
-    assert [v.version for v in list_versions(store, "customers")] == [1, 2, 3]
-    assert _moves(store)[-1] == ("publish", 1, 3, True)
-
-
-def test_a_rollback_whose_pointer_write_fails_is_recorded_as_not_applied(
-    store: ObjectStore, inject_fault: InjectFault
-) -> None:
-    _publish(store, FRAME_1, "r1", ["a"])
-    v2 = _publish(store, FRAME_2, "r2", ["c"])
-
-    def fail() -> None:
-        raise StorageError("injected: endpoint down")
-
-    faulty = inject_fault(store, layout.current_pointer_key("customers"), fail)
-    with pytest.raises(StorageError, match="injected"):
-        rollback(faulty, "customers", 1, reason="bad file")
-    assert current_version(store, "customers") == v2
-    assert _moves(store)[-1] == ("rollback", 2, 1, False)
-    assert "[not applied" in history(store, "customers")[-1].describe()
-    rollback(store, "customers", 1, reason="bad file, again")
-    assert _moves(store)[-2:] == [("rollback", 2, 1, False), ("rollback", 2, 1, True)]
-
-
-def test_a_publish_event_lost_after_the_pointer_is_written_by_the_next_publish(
-    store: ObjectStore, inject_fault: InjectFault
-) -> None:
-    _publish(store, FRAME_1, "r1", ["a"])
-
-    def fail() -> None:
-        raise StorageError("injected: endpoint down")
-
-    class FailOnEvents:
-        """Fails the first write under _events/ (its key holds a timestamp we cannot know up front)."""
-
-        def __init__(self, inner: ObjectStore) -> None:
-            self.inner, self.fired = inner, False
-
-        def __getattr__(self, name: str) -> object:
-            return getattr(self.inner, name)
-
-        def put_bytes_if_absent(self, key: str, data: bytes, *, tags: dict[str, str] | None = None) -> bool:
-            if key.startswith(layout.events_prefix("customers")) and not self.fired:
-                self.fired = True
-                fail()
-            return self.inner.put_bytes_if_absent(key, data, tags=tags)
-
-    with pytest.raises(StorageError, match=r"version 2 of 'customers' is current, but its history event"):
-        _publish(FailOnEvents(store), FRAME_2, "r2", ["c"])
-    assert current_version(store, "customers").version == 2
-    assert _moves(store) == [("publish", None, 1, True)]
-    v2 = _publish(store, FRAME_2, "r2", ["c"])  # the task's retry: unchanged, and the event is written
-    assert v2.version == 2
-    assert _moves(store) == [("publish", None, 1, True), ("publish", 1, 2, True)]
-    assert [v.version for v in list_versions(store, "customers")] == [1, 2]
-
-
-def test_a_complete_version_that_never_became_current_is_adopted_by_the_same_input(
-    store: ObjectStore, inject_fault: InjectFault
-) -> None:
-    v1 = _publish(store, FRAME_1, "r1", ["a"])
-
-    def crash() -> None:
-        raise StorageError("injected: process died before the pointer")
-
-    with pytest.raises(StorageError, match="injected"):
-        _publish(inject_fault(store, layout.current_pointer_key("customers"), crash), FRAME_2, "r2", ["c"])
-    assert current_version(store, "customers") == v1
-    assert [v.version for v in list_versions(store, "customers")] == [1, 2]  # the orphan, complete
-    v2 = _publish(store, FRAME_2, "r2", ["c"])
-    assert v2.version == 2
-    assert current_version(store, "customers") == v2
-    assert [v.version for v in list_versions(store, "customers")] == [1, 2]
-    assert _moves(store) == [("publish", None, 1, True), ("publish", 1, 2, True)]
-
-
-def test_an_orphan_with_other_input_or_damaged_bytes_is_not_adopted(
-    store: ObjectStore, inject_fault: InjectFault, overwrite: Callable[[str, bytes], None]
-) -> None:
-    _publish(store, FRAME_1, "r1", ["a"])
-
-    def crash() -> None:
-        raise StorageError("injected")
-
-    with pytest.raises(StorageError):
-        _publish(inject_fault(store, layout.current_pointer_key("customers"), crash), FRAME_2, "r2", ["c"])
-    assert _publish(store, FRAME_2, "r3", ["d"]).version == 3  # other input: orphan v2 skipped
-    with pytest.raises(StorageError):
-        _publish(inject_fault(store, layout.current_pointer_key("customers"), crash), FRAME_1, "r4", ["e"])
-    overwrite(layout.curated_data_key("customers", 4), b"damaged")
-    assert _publish(store, FRAME_1, "r4", ["e"]).version == 5  # same input, but bytes do not verify
-    assert current_version(store, "customers").version == 5
-
-
-def test_pointers_written_before_history_existed_still_work(store: ObjectStore) -> None:
-    v1 = _publish(store, FRAME_1, "r1", ["a"])
-    old_style = {"version": 1, "data_key": v1.data_key, "updated_at": "2026-03-07T12:00:00+00:00"}
-    store.put_bytes(
-        layout.current_pointer_key("customers"), json.dumps({**old_style, "reason": "publish"}).encode()
+def test_append_adds_rows_and_merge_upserts_on_keys(store: ObjectStore) -> None:
+    publish(
+        store, "orders", FRAME_1, release=_parts(["a" * 64]), run_id="r1", masked_columns={}, mode="append"
     )
-    assert current_version(store, "customers") == v1
-    v2 = _publish(store, FRAME_2, "r2", ["c"])
-    assert current_version(store, "customers") == v2
-    assert rollback(store, "customers", 1) == v1
-    assert _moves(store)[-2:] == [("publish", 1, 2, True), ("rollback", 2, 1, True)]
+    appended = publish(
+        store,
+        "orders",
+        FRAME_2.tail(1),
+        release=_parts(["a" * 64, "b" * 64]),
+        run_id="r2",
+        masked_columns={},
+        mode="append",
+    ).version
+    assert (appended.action, appended.rows) == ("append", 4)
+    changed = pl.DataFrame({"id": [4, 5], "email": ["h4-new", "h5"]})
+    merged = publish(
+        store,
+        "orders",
+        changed,
+        release=_parts(["a" * 64, "b" * 64, "c" * 64]),
+        run_id="r3",
+        masked_columns={},
+        mode="merge",
+        merge_keys=["id"],
+    ).version
+    assert (merged.action, merged.rows) == ("merge", 5)
+    rows = read_current(store, "orders").sort("id")
+    assert rows["email"].to_list() == ["h1", "h2", "h3", "h4-new", "h5"]
+
+
+def test_concurrent_appenders_lose_no_commit(store: ObjectStore) -> None:
+    publish(store, "events", FRAME_1, release=_parts(["0" * 64]), run_id="seed", masked_columns={})
+    start = threading.Barrier(6)
+
+    def append(i: int) -> None:
+        start.wait()
+        for attempt in range(5):
+            try:
+                publish(
+                    store,
+                    "events",
+                    pl.DataFrame({"id": [100 + i], "email": [f"x{i}"]}),
+                    release=_parts([f"{i + 1:064d}"]),
+                    run_id=f"r{i}",
+                    masked_columns={},
+                    mode="append",
+                )
+                return
+            except StorageError:  # another writer won this commit: the task retries, as Prefect's would
+                if attempt == 4:
+                    raise
+
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(append, range(6)))
+    assert read_current(store, "events").height == 3 + 6
+    assert len(list_versions(store, "events")) == 7
+
+
+def test_attachments_are_stored_before_the_commit_and_named_in_it(store: ObjectStore) -> None:
+    version = _publish(store, FRAME_1, "run-1", ["a" * 64], attachments={"agreement.json": b"{}"}).version
+    key = version.attachment_key("agreement.json")
+    assert key.startswith("curated/customers/_lockgate/attachments/") and store.get_bytes(key) == b"{}"
+    with pytest.raises(ObjectNotFound):
+        version.attachment_key("other.json")
+
+
+def test_the_log_holds_no_data_values(store: ObjectStore, lake: str) -> None:
+    """No column statistics: erasure and retention then only need to remove data files."""
+    frame = pl.DataFrame({"id": [1], "email": ["needle-value@example.org"]})
+    publish(store, "people", frame, release=_parts(["a" * 64]), run_id="r", masked_columns={})
+    log = [k for k in store.list("curated/people/") if "/_delta_log/" in k]
+    assert log and all(b"needle-value" not in store.get_bytes(k) for k in log)
+
+
+def test_erasure_deletes_rows_and_vacuums_every_older_file(store: ObjectStore) -> None:
+    _publish(store, FRAME_1, "run-1", ["a" * 64])
+    _publish(store, FRAME_2, "run-2", ["b" * 64])
+    dry = erase_rows(store, "customers", "email", ["h2"], erasure_id="e1", by="dpo", dry_run=True)
+    assert dry.rows == 1 and dry.version is None and len(list_versions(store, "customers")) == 2
+    erased = erase_rows(store, "customers", "email", ["h2"], erasure_id="e1", by="dpo")
+    assert erased.rows == 1 and erased.removed_files
+    assert read_current(store, "customers")["email"].to_list() == ["h1", "h3", "h4"]
+    versions = list_versions(store, "customers", check_restorable=True)
+    erase = next(v for v in versions if v.action == "erase")
+    assert erase.erasure_id == "e1" and erase.by == "dpo" and erase.release is not None
+    assert erase.release.erasures == ["e1"] and erase.release_id != versions[1].release_id
+    assert [v.restorable for v in versions if v.version < erase.version] == [False, False]
+    assert versions[-1].restorable
+    data = [k for k in store.list("curated/customers/") if k.endswith(".parquet") and "_delta_log" not in k]
+    held = pl.concat([pl.read_parquet(store.get_bytes(k)) for k in data])
+    assert "h2" not in held["email"].to_list()
+    with pytest.raises(UnknownVersion, match="can no longer be restored"):
+        rollback(store, "customers", 0, by="alice", reason="undo")
+
+
+def test_erasure_of_an_unknown_value_changes_nothing(store: ObjectStore) -> None:
+    _publish(store, FRAME_1, "run-1", ["a" * 64])
+    assert erase_rows(store, "customers", "email", ["nobody"], erasure_id="e", by="dpo").rows == 0
+    assert len(list_versions(store, "customers")) == 1
+    with pytest.raises(StorageError, match="no column 'phone'"):
+        erase_rows(store, "customers", "phone", ["x"], erasure_id="e", by="dpo")
+
+
+def test_retention_vacuums_history_but_never_the_current_version(store: ObjectStore) -> None:
+    _publish(store, FRAME_1, "run-1", ["a" * 64])
+    _publish(store, FRAME_2, "run-2", ["b" * 64])
+    planned = vacuum_history(store, "customers", timedelta(0), dry_run=True)
+    assert len(planned) == 1 and len(list_versions(store, "customers")) == 2
+    assert vacuum_history(store, "customers", timedelta(0)) == planned
+    assert read_current(store, "customers").equals(FRAME_2)
+    assert not any(k in store.list("curated/customers/") for k in planned)
+
+
+def test_a_missing_or_resized_data_file_is_refused(
+    store: ObjectStore, overwrite: Callable[[str, bytes], None]
+) -> None:
+    _publish(store, FRAME_1, "run-1", ["a" * 64])
+    data = next(
+        k for k in store.list("curated/customers/") if k.endswith(".parquet") and "_delta_log" not in k
+    )
+    overwrite(data, b"not parquet")
+    with pytest.raises(IntegrityError, match="its log recorded"):
+        check_current(store, "customers")
+    store.delete(data)
+    with pytest.raises(IntegrityError, match="is missing"):
+        read_current(store, "customers")
+
+
+@pytest.mark.parametrize("lake", ["s3"], indirect=True)  # the local backend keeps no tags
+def test_s3_data_files_carry_the_access_tags(
+    lake: str, store: ObjectStore, object_tags: Callable[[str], dict[str, str]]
+) -> None:
+    _publish(store, FRAME_1, "run-1", ["a" * 64])
+    data = next(
+        k for k in store.list("curated/customers/") if k.endswith(".parquet") and "_delta_log" not in k
+    )
+    assert object_tags(data) == {
+        "layer": "curated",
+        "source": "customers",
+        "sensitivity": "confidential",
+        "pii": "true",
+    }
+
+
+def test_a_local_table_is_at_the_documented_place(tmp_path: Path) -> None:
+    from storage.store import open_store
+
+    store = open_store(str(tmp_path / "lake"))
+    _publish(store, FRAME_1, "run-1", ["a" * 64])
+    assert DeltaTable(str(tmp_path / "lake" / layout.curated_prefix("customers"))).version() == 0

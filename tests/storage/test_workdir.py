@@ -189,14 +189,8 @@ def test_landing_leaves_nothing_in_the_system_temporary_folder(tmp_path: Path) -
     after = {p.name for p in Path(tempfile.gettempdir()).glob("lockgate-*")}
     assert after - before == set()
     assert not layout.work_root(str(tmp_path / "lake")).exists()
-    # The adopted snapshot has an object's usual mode, not the working file's 0600.
-    assert _mode(Path(store.uri(landed.key))) == 0o666 & ~_umask()
-
-
-def _umask() -> int:
-    current = os.umask(0o022)
-    os.umask(current)
-    return current
+    # The adopted snapshot has a raw object's mode: owner-only, like the working file it was.
+    assert _mode(Path(store.uri(landed.key))) == 0o600
 
 
 # --- a full disk ----------------------------------------------------------------------------------
@@ -250,8 +244,8 @@ def test_a_landing_on_a_full_disk_says_so_and_leaves_no_run_folder(tiny_fs: Path
 def test_a_full_disk_leaves_no_empty_wal_and_no_half_made_warehouse(tiny_fs: Path, tmp_path: Path) -> None:
     import polars as pl
 
-    data = tmp_path / "data.parquet"
-    pl.DataFrame({"id": [1, 2]}).write_parquet(data)
+    data = tmp_path / "customers"
+    pl.DataFrame({"id": [1, 2]}).write_delta(data)
     warehouse = tiny_fs / "warehouse.duckdb"
     register_views(warehouse, {"customers": str(data)})
     with (tiny_fs / "filler").open("wb", buffering=0) as filler, pytest.raises(OSError, match="No space"):
@@ -265,9 +259,9 @@ def test_a_full_disk_leaves_no_empty_wal_and_no_half_made_warehouse(tiny_fs: Pat
     with pytest.raises(DiskFull), reporting_disk_full("registering views"):
         register_views(tiny_fs / "new.duckdb", {"customers": str(data)})
     assert sorted(p.name for p in tiny_fs.iterdir()) == ["filler", "warehouse.duckdb"]  # no WAL, no new file
-    import duckdb
+    from storage.warehouse import connect
 
-    con = duckdb.connect(str(warehouse), read_only=True)
+    con = connect(warehouse, read_only=True)
     try:
         assert con.execute("SELECT count(*) FROM customers").fetchone() == (2,)  # the old view still works
     finally:

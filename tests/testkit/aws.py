@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
+import time
 from typing import TYPE_CHECKING
-
-from moto.server import ThreadedMotoServer
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -14,11 +16,49 @@ if TYPE_CHECKING:
 TEST_SECRET = "lockgate-test-secret-0123456789"
 
 
-def start_s3_server() -> tuple[ThreadedMotoServer, str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    return server, f"http://{host}:{port}"
+class S3Server:
+    """moto's S3 server in a process of its own.
+
+    Not a thread of the test process: delta-rs keeps the GIL while it waits on some S3 calls (table
+    history), so a server thread in the same interpreter could never answer them.
+    """
+
+    def __init__(self) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                break
+            except OSError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError(f"moto's S3 server did not start on port {self.port}") from None
+                time.sleep(0.05)
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def start_s3_server() -> tuple[S3Server, str]:
+    server = S3Server()
+    return server, server.endpoint
 
 
 def point_aws_at(endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, str]:
