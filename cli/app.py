@@ -7,6 +7,8 @@ stays fast.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from cli import agreement, catalog, erase, query, run, versions
@@ -26,6 +28,26 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
 )
+
+
+
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        from flows.release import code_version  # what release ids record as the code version
+
+        typer.echo(f"lockgate {code_version()}")
+        raise typer.Exit
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """Data pipeline with quality contracts and PII masking, orchestrated by Prefect."""
+
 
 # Groups without a name add their commands at the top level: `lockgate validate`, `lockgate run`, ...
 app.add_typer(catalog.commands)

@@ -98,6 +98,7 @@ def run_in_steps(
     A step starts once the item's previous step completed, so items move on independently; one whose
     step failed goes no further. Each start is logged (``<item>: starting <step>``), and once a stop is
     requested no step starts: those running finish, and an item's list ends before its remaining steps.
+    Task runs are named by step and item, ``<task name>[<item>]``, so the UI says whose step each is.
     """
     logger = get_run_logger()
     chains: list[list[tuple[str, PrefectFuture[T]]]] = [[] for _ in items]
@@ -113,7 +114,9 @@ def run_in_steps(
             logger.warning("%s: stopped by %s before %s", label(items[i]), signal.Signals(signum).name, name)
             return False
         logger.info("%s: starting %s", label(items[i]), name)
-        future = step.submit(upstream, **params)
+        # Named for the item in the UI (``validate[customers]``); braces escaped: Prefect formats the name.
+        item = label(items[i]).replace("{", "{{").replace("}", "}}")
+        future = step.with_options(task_run_name=f"{step.name}[{item}]").submit(upstream, **params)
         chains[i].append((name, future))
         future.add_done_callback(lambda _: finished.put(i))
         return True

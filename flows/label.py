@@ -33,7 +33,7 @@ from flows.errors import LabelingNotReady
 from flows.release import code_version
 from flows.reports import collect_markdown
 from flows.results import CollectResult, DispatchResult, PlanStatus
-from flows.runs import IO_RETRIES, IO_RETRY_DELAYS, new_run_id
+from flows.runs import IO_RETRIES, IO_RETRY_DELAYS, current_run_id, new_run_id
 from flows.settings import Settings, current_settings
 from labeling.agreement import gold_accuracy
 from labeling.errors import StudioError
@@ -156,7 +156,7 @@ def _plain(value: Any) -> Any:
     return value if value is None or isinstance(value, str | int | float | bool) else str(value)
 
 
-@flow(name="lockgate-label-dispatch")
+@flow(name="lockgate-label-dispatch", flow_run_name=new_run_id)
 def label_dispatch(
     catalog: str, lake: str = "lake", plans: list[str] | None = None, studio_url: str | None = None
 ) -> list[DispatchResult]:
@@ -281,14 +281,14 @@ def review_task(plan: Plan, project_id: int, review: pl.DataFrame, studio_url: s
     return studio.import_review_tasks(target.id, items, from_name=plan.plan.label).created
 
 
-@flow(name="lockgate-label-collect")
+@flow(name="lockgate-label-collect", flow_run_name=new_run_id)
 def label_collect(
     catalog: str, lake: str = "lake", plans: list[str] | None = None, studio_url: str | None = None
 ) -> list[CollectResult]:
     """Pull annotations, gate them by agreement, publish accepted labels, send disagreements to review."""
     warehouse = current_settings().warehouse
     selected = select_plans(load_plans(load_catalog(Path(catalog))), plans or [])
-    run_id = new_run_id()
+    run_id = current_run_id()
     return [_collect_one(plan, lake, studio_url, run_id, warehouse) for plan in selected]
 
 

@@ -34,7 +34,7 @@ from flows.interrupts import run_in_steps, stop_on_signals, stop_signal
 from flows.release import release_parts
 from flows.reports import source_markdown
 from flows.results import ExpectationLine, RunResult, SourceResult, SourceStatus
-from flows.runs import IO_RETRIES, IO_RETRY_DELAYS, new_run_id
+from flows.runs import IO_RETRIES, IO_RETRY_DELAYS, current_run_id, new_run_id
 from flows.settings import Settings, current_settings
 from sources.catalog import Source, load_catalog
 from sources.connectors import MalformedRecord, read_source
@@ -475,7 +475,11 @@ def _source_result(
 
 
 # Prefect's annotations reject its own ThreadPoolTaskRunner here (PrefectHQ/prefect#16938, open).
-@flow(name="lockgate-ingest", task_runner=ThreadPoolTaskRunner(max_workers=4))  # type: ignore[arg-type]
+@flow(
+    name="lockgate-ingest",
+    flow_run_name=new_run_id,  # the run id: the Prefect UI and the lake name a run alike
+    task_runner=ThreadPoolTaskRunner(max_workers=4),  # type: ignore[arg-type]
+)
 def ingest(catalog: str, lake: str = "lake", sources: list[str] | None = None) -> RunResult:
     """Ingest a catalog's sources (all, or the named ones) into the lake and refresh the warehouse.
 
@@ -508,7 +512,7 @@ def _ingest_sources(
     settings: Settings,
     work: Path | None = None,
 ) -> RunResult:
-    run_id = new_run_id()
+    run_id = current_run_id()
     needed = sorted(set().union(*(required_keys(s.contract) for s in sources)))
     keys = {name: resolve_key(name, settings.keys) for name in needed}
     get_run_logger().info(

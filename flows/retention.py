@@ -17,7 +17,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from flows.errors import RetentionIncomplete
-from flows.runs import IO_RETRIES, IO_RETRY_DELAYS
+from flows.runs import IO_RETRIES, IO_RETRY_DELAYS, new_run_id
 from flows.settings import current_settings
 from sources.catalog import Catalog, load_catalog
 from storage.retention import LayerRetention, RetentionReport, apply_retention
@@ -37,7 +37,7 @@ def retention_task(
     return apply_retention(open_store(lake), {source: days}, actor=actor, now=now, dry_run=dry_run)
 
 
-@flow(name="lockgate-retention")
+@flow(name="lockgate-retention", flow_run_name=new_run_id)
 def retention(
     catalog: str, lake: str = "lake", dry_run: bool = False, now: datetime | None = None
 ) -> RetentionReport:

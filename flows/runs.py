@@ -4,6 +4,7 @@ expected failure is logged."""
 from __future__ import annotations
 
 import logging
+import re
 from datetime import UTC, datetime
 
 from prefect.runtime import flow_run
@@ -17,10 +18,23 @@ IO_RETRY_DELAYS: list[float] = [1, 4, 15]
 
 
 def new_run_id() -> str:
-    """Sortable run id: UTC time plus the Prefect flow-run id's prefix when there is one."""
+    """Sortable run id: UTC time plus the Prefect flow-run id's prefix when there is one.
+
+    Lockgate's flows also name their flow runs with it (``flow_run_name=new_run_id``), so the Prefect UI
+    and the lake speak of a run by the same name; `run_id` reads it back.
+    """
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     run = flow_run.get_id()
     return f"{stamp}-{str(run)[:8]}" if run else stamp
+
+
+def current_run_id() -> str:
+    """This flow run's id: its name when the flow named it with `new_run_id`, else a new one."""
+    name = flow_run.get_name()
+    return name if name and _RUN_ID.match(name) else new_run_id()
+
+
+_RUN_ID = re.compile(r"^\d{8}T\d{6}Z(-[0-9a-f]{8})?$")
 
 
 class _ExpectedFailures(logging.Filter):

@@ -66,3 +66,12 @@ def test_importing_the_app_loads_no_heavy_library() -> None:
         [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True, timeout=120
     )
     assert json.loads(done.stdout) == []
+
+
+def test_version_prints_the_code_version_release_ids_record() -> None:
+    from flows.release import code_version
+
+    result = CliRunner().invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.output == f"lockgate {code_version()}\n"
+    assert result.output.startswith("lockgate 0.1.0")

@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING
 import polars as pl
 import pytest
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+from prefect.client.schemas.filters import (
+    ArtifactFilter,
+    ArtifactFilterKey,
+    FlowRunFilter,
+    FlowRunFilterName,
+    TaskRunFilter,
+    TaskRunFilterName,
+)
 from prefect.client.schemas.sorting import ArtifactSort
 from testkit.catalog_fixtures import read_customers, rewrite_customers
 from testkit.prefect_reads import latest_artifact
@@ -106,6 +113,17 @@ def test_example_catalog_end_to_end(catalog: Path, tmp_path: Path, hash_key: byt
             limit=1,
         )
     assert str(link.data).startswith("[Data Docs: customers](file://")
+
+    # Task runs say whose step they are.
+    with get_client(sync_client=True) as client:
+        named = client.read_task_runs(
+            task_run_filter=TaskRunFilter(name=TaskRunFilterName(like_="[customers]")), limit=50
+        )
+        [flow_run] = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[run.run_id])), limit=5
+        )
+    assert {"land-raw[customers]", "validate[customers]", "publish[customers]"} <= {t.name for t in named}
+    assert flow_run.name == run.run_id  # the Prefect UI and the lake name the run alike
 
     # Same input, same contract: nothing new is published.
     again = ingest(catalog=str(catalog), lake=str(lake))
