@@ -30,7 +30,6 @@ app = typer.Typer(
 )
 
 
-
 def _print_version(wanted: bool) -> None:
     if wanted:
         from flows.release import code_version  # what release ids record as the code version
