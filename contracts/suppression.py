@@ -16,7 +16,7 @@ module turns that value into what each layer holds and what may be kept:
   it is or masked by ``hash`` can be matched this way; ``encrypt`` is random per value and the other
   rules are not one-to-one (a ``partial`` phone shared by two people), see :func:`matchable`.
 
-Later runs call :func:`drop_suppressed` before masking, so an erased subject delivered again never
+Later runs call :func:`drop_suppressed` right after conform, so an erased subject delivered again never
 reaches the curated layer.
 """
 
@@ -193,11 +193,12 @@ def drop_suppressed(
 ) -> Suppressed:
     """The frame without the rows of subjects erased from `source`, how many rows that was, and whose.
 
-    Call it before masking, on the conformed frame. Each suppression entry names the key that made it
-    by id; the key is found among `keys` (the run's resolved masking keys) and every configured key
-    (`configured`, the settings' keys), so entries made before a key was renamed or rotated still match
-    as long as the old key stays configured under some name. An entry whose key or column cannot be
-    found stops the source (`SuppressionError`): an erased subject must never come back silently.
+    Call it on the conformed frame, before rules, quarantine and masking see it. Each suppression entry
+    names the key that made it by id; the key is found among `keys` (the run's resolved masking keys)
+    and every configured key (`configured`, the settings' keys), so entries made before a key was
+    renamed or rotated still match as long as the old key stays configured under some name. An entry
+    whose key or column cannot be found stops the source (`SuppressionError`): an erased subject must
+    never come back silently.
     Without entries this costs one listing of the lake.
     """
     found = entries(store, source)

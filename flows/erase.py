@@ -9,7 +9,8 @@
    found in raw), in the ``labels_<source>`` tables of its labeling plans, and the Label Studio tasks
    built from those rows in every project of those plans (review projects included);
 2. adds the subject to the source's suppression list (a keyed hash), so that a run that lands the
-   same person again leaves their rows out before curated (`contracts.suppression.drop_suppressed`);
+   same person again leaves their rows out as soon as they are typed
+   (`contracts.suppression.drop_suppressed`);
 3. rewrites each raw object without the subject's records as a new object and deletes the old one
    (`storage.erasure`: manifests then name the new object and point to the receipt), rewrites or
    removes quarantine objects, deletes the rows from the curated tables and VACUUMs them so no past
