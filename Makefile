@@ -96,8 +96,16 @@ lint: install
 	$(RUN) ruff format --check .
 	$(RUN) mypy
 
+# The suite runs in three pytest processes, each starting its services (Prefect, Label Studio, the S3 test
+# server) once: no process holds the native libraries' state (DuckDB, delta-rs, Arrow) of every test. The
+# last takes everything the first two do not, so a new test folder is never left out.
+TEST_PART_1 := tests/bench tests/cli tests/contracts tests/examples
+TEST_PART_2 := tests/flows tests/labeling
+
 test: lint label-studio-env $(TOOLS)/.chromium
-	$(RUN) pytest
+	$(RUN) pytest $(TEST_PART_1)
+	$(RUN) pytest $(TEST_PART_2)
+	$(RUN) pytest tests $(addprefix --ignore=,$(TEST_PART_1) $(TEST_PART_2))
 
 fmt: install
 	$(RUN) ruff format .

@@ -18,8 +18,8 @@ from rich.text import Text
 
 from cli.errors import EXIT_INVALID, exit_on_failure
 from cli.flow_runner import run_flow
-from cli.options import DEFAULT_CATALOG, DEFAULT_LAKE, CatalogOption, LakeOption
-from cli.output import console, write
+from cli.options import DEFAULT_CATALOG, DEFAULT_LAKE, CatalogOption, FormatOption, LakeOption
+from cli.output import OutputFormat, console, write
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -79,12 +79,14 @@ def dispatch(
     plan: PlanOption = None,
     studio_url: StudioUrlOption = None,
     local_studio: LocalStudioOption = None,
+    output: FormatOption = OutputFormat.TEXT,
 ) -> None:
     """Sample each plan's dataset and import the sample into its Label Studio project (idempotent)."""
     from flows.label import label_dispatch
 
     activity = "dispatching samples to Label Studio"
-    write(_run(label_dispatch, activity, catalog, lake, plan, studio_url, local_studio), _dispatch_text)
+    results = _run(label_dispatch, activity, catalog, lake, plan, studio_url, local_studio)
+    write(results, _dispatch_text, output, columns=("plan",))
 
 
 def _run(
@@ -131,12 +133,14 @@ def collect(
     plan: PlanOption = None,
     studio_url: StudioUrlOption = None,
     local_studio: LocalStudioOption = None,
+    output: FormatOption = OutputFormat.TEXT,
 ) -> None:
     """Pull annotations, compute agreement, publish accepted labels, send disagreements to review."""
     from flows.label import label_collect
 
     activity = "collecting annotations from Label Studio"
-    write(_run(label_collect, activity, catalog, lake, plan, studio_url, local_studio), _collect_text)
+    results = _run(label_collect, activity, catalog, lake, plan, studio_url, local_studio)
+    write(results, _collect_text, output, columns=("plan",))
 
 
 def _collect_text(results: list[CollectResult]) -> Iterator[RenderableType]:
@@ -180,6 +184,7 @@ def status(
     plan: PlanOption = None,
     studio_url: StudioUrlOption = None,
     local_studio: LocalStudioOption = None,
+    output: FormatOption = OutputFormat.TEXT,
 ) -> None:
     """For each plan: its project's tasks and annotations so far, and the current labels version."""
     from flows.label import label_status
@@ -189,7 +194,7 @@ def status(
         _studio_url(local_studio, studio_url) as url,
     ):
         rows = label_status(str(catalog), lake, plan or [], url)
-    write(rows, _status_text)
+    write(rows, _status_text, output, columns=("plan",))
 
 
 def _status_text(rows: list[PlanStatus]) -> Iterator[Table]:
@@ -210,10 +215,14 @@ def _status_text(rows: list[PlanStatus]) -> Iterator[Table]:
 
 
 @label_app.command("invite")
-def invite(studio_url: StudioUrlOption = None, local_studio: LocalStudioOption = None) -> None:
+def invite(
+    studio_url: StudioUrlOption = None,
+    local_studio: LocalStudioOption = None,
+    output: FormatOption = OutputFormat.TEXT,
+) -> None:
     """Print the organisation's sign-up link for annotators (hand it to them; do not post it publicly)."""
     from flows.label import studio_client
 
     with _studio_url(local_studio, studio_url) as url, exit_on_failure():
         link = studio_client(url).invite_link()
-    typer.echo(link)
+    write({"invite_link": link}, lambda found: [found["invite_link"]], output)

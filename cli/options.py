@@ -18,7 +18,11 @@ CatalogOption = Annotated[
 LakeOption = Annotated[
     str,
     typer.Option(
-        "--lake", "-l", help="Lake location: a local folder or s3://bucket/prefix.", envvar="LOCKGATE_LAKE"
+        "--lake",
+        "-l",
+        help="Lake location: a local folder (relative to the current directory) or s3://bucket/prefix "
+        "(whose DuckDB warehouse file LOCKGATE_WAREHOUSE names).",
+        envvar="LOCKGATE_LAKE",
     ),
 ]
 FormatOption = Annotated[

@@ -10,6 +10,7 @@ import csv
 import dataclasses
 import io
 import json
+import os
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
@@ -30,6 +31,7 @@ console = Console(soft_wrap=True, markup=False, emoji=False, highlight=False)
 err = Console(stderr=True, soft_wrap=True, markup=False, emoji=False, highlight=False)
 
 R = TypeVar("R")
+PIPED_WIDTH = 10_000
 
 
 class OutputFormat(StrEnum):
@@ -65,8 +67,20 @@ def write(
     if output is OutputFormat.CSV:
         typer.echo(to_csv(_json_dict(result), columns), nl=False)
         return
+    if not console.is_terminal:  # print(width=...) cannot go past the console's own width: set that
+        console.width = piped_width()
     for item in render(result):
         console.print(Text(item) if isinstance(item, str) else item)
+
+
+def piped_width() -> int:
+    """How wide text output is when stdout is not a terminal: ``$COLUMNS`` when set, else wide enough
+    that no table cell (a run id, a path, a key) is wrapped or cut for a script or a file to read.
+
+    Rich would otherwise take 80 columns, or the width of whatever terminal stderr is on.
+    """
+    columns = os.environ.get("COLUMNS", "")
+    return int(columns) if columns.isdigit() and int(columns) > 0 else PIPED_WIDTH
 
 
 def _json_dict(result: object) -> Any:
@@ -79,6 +93,8 @@ def _json_dict(result: object) -> Any:
         return result.model_dump(mode="json")
     if isinstance(result, list | tuple):
         return [_json_dict(item) for item in result]
+    if isinstance(result, dict):  # rows already made of plain values (paths, dates, decimals allowed)
+        return RootModel[Any](result).model_dump(mode="json")
     if dataclasses.is_dataclass(result) and not isinstance(result, type):
         return RootModel[Any](dataclasses.asdict(result)).model_dump(mode="json")
     raise TypeError(f"{type(result).__name__} has no JSON form")

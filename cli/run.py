@@ -5,7 +5,7 @@ Output names sources, rules, counts and keys; data values never reach the termin
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -13,8 +13,8 @@ from rich.text import Text
 
 from cli.errors import EXIT_FAILED, EXIT_INVALID, exit_on_failure
 from cli.flow_runner import run_flow
-from cli.options import DEFAULT_CATALOG, DEFAULT_LAKE, CatalogOption, LakeOption
-from cli.output import console, write
+from cli.options import DEFAULT_CATALOG, DEFAULT_LAKE, CatalogOption, FormatOption, LakeOption
+from cli.output import OutputFormat, console, write
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -53,11 +53,14 @@ def run(
     source: Annotated[
         list[str] | None, typer.Option("--source", "-s", help="Only this source (repeatable).")
     ] = None,
+    output: FormatOption = OutputFormat.TEXT,
 ) -> None:
     """Run the ingest flow: land raw, validate, mask, publish curated versions, register views.
 
-    Ctrl-C (SIGINT) or SIGTERM stops it at the next step boundary: the summary shows what was done,
-    and the exit code is 130 or 143.
+    Exits 0 when every source published, 1 when some source stopped or failed (the summary still
+    shows the whole run). Ctrl-C (SIGINT) or SIGTERM stops it at the next step boundary: the summary
+    shows what was done, and the exit code is 130 or 143. --format json prints the run as one
+    document, csv one row per source.
     """
     from flows.errors import Interrupted, RunFailed
     from flows.pipeline import ingest
@@ -73,12 +76,22 @@ def run(
                 sources=source or [],
             )
     except RunFailed as failed:  # some source did not publish: show the whole run, then exit 1
-        write(failed.run, _run_text)
+        _write_run(failed.run, output)
         raise typer.Exit(EXIT_FAILED) from failed
     except Interrupted as stopped:  # show what was done, then exit as a process that signal ended
-        write(stopped.run, _run_text)
+        _write_run(stopped.run, output)
         raise typer.Exit(128 + stopped.signum) from stopped
-    write(result, _run_text)
+    _write_run(result, output)
+
+
+def _write_run(run: RunResult, output: OutputFormat) -> None:
+    """The run as the summary table and notes, one JSON document, or CSV rows (one per source)."""
+    if output is OutputFormat.CSV:
+        run_fields = {"run_id": run.run_id, "lake": run.lake}
+        rows = [{**run_fields, **r.model_dump(mode="json")} for r in run.sources]
+        write(rows, lambda _: (), output, columns=("run_id", "lake", "source", "status"))
+    else:
+        write(run, _run_text, output)
 
 
 def _run_text(run: RunResult) -> Iterator[RenderableType]:
@@ -90,6 +103,7 @@ def _run_text(run: RunResult) -> Iterator[RenderableType]:
             yield Text(f"⛔ {r.source}: stop-line", "red") + " — curated layer untouched"
             yield from (f"   schema: {issue}" for issue in r.schema_issues)
             yield from (f"   pii: {finding}" for finding in r.pii_findings)
+            yield from (f"   drift {d}" for d in r.drift if d.action == "block")
             for e in r.failed_blocking:
                 yield f"   rule {e.rule_id}: {_failure(e)}"
         elif r.status is SourceStatus.FAILED:
@@ -107,7 +121,8 @@ def _run_text(run: RunResult) -> Iterator[RenderableType]:
                 f"⚠ {r.source}: rule {e.rule_id} (warn): {_failure(e)}",
                 "yellow",
             )
-    yield f"lake: {run.lake}  (raw files and manifests under raw/, curated Parquet under curated/)"
+        yield from (Text(f"⚠ {r.source}: drift {d}", "yellow") for d in r.drift if d.action == "warn")
+    yield f"lake: {run.lake}  (raw files and manifests under raw/, curated Delta tables under curated/)"
     if run.warehouse:
         yield f"warehouse: {run.warehouse}  (try: lockgate sql --lake {run.lake} 'SHOW TABLES')"
 
@@ -140,36 +155,89 @@ def _summary(run: RunResult) -> Table:
 
 
 @commands.command()
-def serve(catalog: CatalogOption = DEFAULT_CATALOG, lake: LakeOption = DEFAULT_LAKE) -> None:
-    """Run each source's ingest on its passport's schedule and retention daily, here, until Ctrl-C."""
+def serve(
+    catalog: CatalogOption = DEFAULT_CATALOG,
+    lake: LakeOption = DEFAULT_LAKE,
+    output: FormatOption = OutputFormat.TEXT,
+) -> None:
+    """Run each source's ingest on its passport's schedule and retention daily, here, until Ctrl-C.
+
+    Lists the deployments first (--format json|csv for tools); no work pool or worker needed.
+    """
     from flows.schedules import scheduled_deployments, serve_ingest
 
     with exit_on_failure(EXIT_INVALID):
         deployments = scheduled_deployments(catalog, lake)
-    write(deployments, _schedules_text)
+    write(_deployment_rows(deployments), _schedules_text, output, columns=_DEPLOYMENT_COLUMNS)
     serve_ingest(deployments)
 
 
 @commands.command()
 def deploy(
-    work_pool: Annotated[str, typer.Option("--work-pool", help="Prefect work pool whose workers run them.")],
+    work_pool: Annotated[
+        str,
+        typer.Option(
+            "--work-pool",
+            help="Prefect work pool whose workers run them; it must exist "
+            "(prefect work-pool create NAME --type process).",
+        ),
+    ],
     catalog: CatalogOption = DEFAULT_CATALOG,
     lake: LakeOption = DEFAULT_LAKE,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Check the work pool and print what would be registered; register nothing.",
+        ),
+    ] = False,
+    output: FormatOption = OutputFormat.TEXT,
 ) -> None:
     """Register each source's scheduled ingest and the daily retention with a Prefect work pool (workers
-    elsewhere run them)."""
+    elsewhere run them).
+
+    The Prefect server is the one PREFECT_API_URL names. Exits 2 when the catalog is invalid or the
+    work pool does not exist (the message says how to create it).
+    """
     from flows.schedules import deploy_ingest
 
     with exit_on_failure(EXIT_INVALID):
-        deployments = deploy_ingest(catalog, lake, work_pool)
-    write(deployments, lambda done: _schedules_text(done, work_pool=work_pool))
+        deployments = deploy_ingest(catalog, lake, work_pool, dry_run=dry_run)
+    verb = "would deploy" if dry_run else "deployed"
+    write(
+        _deployment_rows(deployments, registered=not dry_run),
+        lambda rows: _schedules_text(rows, verb=verb),
+        output,
+        columns=_DEPLOYMENT_COLUMNS,
+    )
 
 
-def _schedules_text(deployments: Sequence[RunnerDeployment], work_pool: str | None = None) -> Iterator[str]:
-    for deployment in deployments:
-        crons = [getattr(s.schedule, "cron", "?") for s in deployment.schedules or []]
-        schedule = ", ".join(f"cron {cron}" for cron in crons) or "no schedule"
-        if work_pool is None:
-            yield f"{deployment.name}: {schedule}"
+_DEPLOYMENT_COLUMNS = ("name", "flow", "schedules", "work_pool", "registered")
+
+
+def _deployment_rows(
+    deployments: Sequence[RunnerDeployment], *, registered: bool = False
+) -> list[dict[str, Any]]:
+    """What each deployment runs, when and where: names, crons, parameters (paths), never data."""
+    return [
+        {
+            "name": d.name,
+            "flow": d.flow_name,
+            "entrypoint": d.entrypoint,
+            "schedules": [getattr(s.schedule, "cron", None) for s in d.schedules or []],
+            "work_pool": d.work_pool_name,
+            "registered": registered,
+            "parameters": d.parameters,
+            "tags": d.tags,
+        }
+        for d in deployments
+    ]
+
+
+def _schedules_text(rows: list[dict[str, Any]], verb: str | None = None) -> Iterator[str]:
+    for row in rows:
+        schedule = ", ".join(f"cron {cron}" for cron in row["schedules"]) or "no schedule"
+        if verb is None:
+            yield f"{row['name']}: {schedule}"
         else:
-            yield f"deployed {deployment.name} to work pool {work_pool}: {schedule}"
+            yield f"{verb} {row['name']} to work pool {row['work_pool']}: {schedule}"

@@ -18,9 +18,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from contracts.errors import RuleError
 from contracts.model import Action, QualityRule, Severity
-from contracts.quarantine import ROW_LEVEL_EXPECTATIONS
+from contracts.row_level import ROW_LEVEL_EXPECTATIONS
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import great_expectations as gx
     from great_expectations.expectations.expectation import Expectation
 
@@ -76,9 +78,54 @@ def implicit_rules(contract: Contract) -> list[QualityRule]:
     return rules
 
 
+# The arguments an explicit rule may have and still be the very check a column flag implies.
+_FLAG_CHECK_KWARGS = frozenset({"column", "mostly"})
+
+
+def _restates(rule: QualityRule, implied: QualityRule) -> bool:
+    """Whether an explicit rule asks for the check a flag implies: the same expectation on the same
+    column, with no argument but ``mostly``."""
+    return (
+        rule.expectation == implied.expectation
+        and rule.column == implied.column
+        and set(rule.kwargs) <= _FLAG_CHECK_KWARGS
+    )
+
+
+def _as_strict_as_the_flag(rule: QualityRule) -> QualityRule:
+    """The rule under its own id and description, but blocking on every row, as the flag's check does."""
+    update: dict[str, Any] = {}
+    if rule.severity is not Severity.ERROR:
+        update["severity"] = Severity.ERROR
+    if rule.on_failure is not Action.BLOCK:
+        update["action"] = Action.BLOCK
+    if "mostly" in rule.kwargs:
+        update["kwargs"] = {"column": rule.column}
+    return rule.model_copy(update=update) if update else rule
+
+
 def all_rules(contract: Contract) -> list[QualityRule]:
-    """Implicit rules first, then the contract's own, in file order."""
-    return [*implicit_rules(contract), *contract.quality]
+    """Implicit rules first, then the contract's own, in file order; a check written both ways runs once.
+
+    A column flag and an explicit rule can ask for the same check: ``required`` (or ``primaryKey``) and
+    an ``expect_column_values_to_not_be_null`` rule on that column, ``unique`` (or ``primaryKey``) and
+    an ``expect_column_values_to_be_unique`` one. Then only the explicit rule stays, in its place and
+    under its own id and description (the names its author chose, which reports and diffs show), but as
+    strict as the flag: severity error, action block, every row (a ``mostly`` is dropped). The flag is
+    the contract's promise about the column, which a rule cannot loosen; and the verdict is the one the
+    two gave when both ran (the flag's check blocked on the very rows the rule judged), while the suite,
+    the Data Docs, the reports and their counts now list the check once. To quarantine or only warn about
+    nulls or duplicates, drop the flag and keep the rule.
+    """
+    explicit = list(contract.quality)
+    kept: list[QualityRule] = []
+    for implied in implicit_rules(contract):
+        same = next((i for i, rule in enumerate(explicit) if _restates(rule, implied)), None)
+        if same is None:
+            kept.append(implied)
+        else:
+            explicit[same] = _as_strict_as_the_flag(explicit[same])
+    return [*kept, *explicit]
 
 
 def gx_offline() -> None:
@@ -188,8 +235,14 @@ def _unknown_columns(rule: QualityRule, columns: set[str]) -> list[str]:
     return [name for name in named if isinstance(name, str) and name not in columns]
 
 
-def check_contract(contract: Contract, document: YamlDocument) -> list[Problem]:
-    """Every rule GX would refuse, pinned to its YAML position (a `ContractCheck` for the catalog)."""
+def check_contract(
+    contract: Contract, document: YamlDocument, *, judge: Callable[[QualityRule], object] | None = None
+) -> list[Problem]:
+    """Every rule GX would refuse, pinned to its YAML position (a `ContractCheck` for the catalog).
+
+    `judge` raises the `RuleError` of a rule GX refuses; by default `compile_rule` (which imports GX),
+    or e.g. `contracts.rule_verdicts.RuleVerdicts.check`, which remembers GX's verdicts.
+    """
     problems: list[Problem] = []
     columns = {prop.name for prop in contract.columns}
     implicit_ids = {rule.rule_id for rule in implicit_rules(contract)}
@@ -210,7 +263,7 @@ def check_contract(contract: Contract, document: YamlDocument) -> list[Problem]:
             )
             continue
         try:
-            compile_rule(rule)
+            (judge or compile_rule)(rule)
         except RuleError as exc:
             problems.append(document.problem((*loc, exc.field), str(exc)))
         if rule.on_failure is Action.QUARANTINE and rule.expectation not in ROW_LEVEL_EXPECTATIONS:

@@ -286,8 +286,47 @@ class QualityRule(StrictModel):
         return f"{self.expectation}:{self.column}" if self.column else self.expectation
 
 
+DriftAction = Literal["warn", "block", "ignore"]
+
+
+class VolumeCheck(StrictModel):
+    """The batch's row count against the median row count of the last published runs."""
+
+    max_change: float = Field(
+        0.5, alias="maxChange", gt=0, description="Largest relative change either way: 0.5 allows ±50%."
+    )
+    action: DriftAction = Field("warn", description="warn (reported), block (stop-line) or ignore.")
+
+
+class NullRateCheck(StrictModel):
+    """Each column's share of nulls against its median over the last published runs; rises only."""
+
+    max_increase: float = Field(
+        10, alias="maxIncrease", gt=0, le=100, description="Largest rise, in percentage points."
+    )
+    columns: list[str] | None = Field(None, description="Columns checked; all when omitted.")
+    action: DriftAction = Field("warn", description="warn (reported), block (stop-line) or ignore.")
+
+
+class NewCategoriesCheck(StrictModel):
+    """Values of categorical columns that none of the last published runs had. Only the columns named
+    here have their value sets kept in profiles, and none of them may hold personal data."""
+
+    columns: list[str] = Field(default_factory=list, description="Categorical columns, none of them PII.")
+    max_categories: int = Field(
+        1000,
+        alias="maxCategories",
+        ge=1,
+        le=10000,
+        description="A column with more distinct values keeps no value set (and is reported as drift).",
+    )
+    action: DriftAction = Field("warn", description="warn (reported), block (stop-line) or ignore.")
+
+
 class DriftPolicy(StrictModel):
-    """What to do when the data's columns drift from the contract; every kind blocks unless allowed."""
+    """What to do when the data's columns drift from the contract (every kind blocks unless allowed), and
+    when its profile drifts from the last published runs' (volume, null rates, new categories; warn by
+    default)."""
 
     new_columns: Literal["block", "drop"] = Field(
         "block", alias="newColumns", description="Columns in the data but not in the contract."
@@ -302,6 +341,10 @@ class DriftPolicy(StrictModel):
         alias="retypedColumns",
         description="Typed sources (Parquet, NDJSON, PostgreSQL) delivering a column as another type.",
     )
+    history: int = Field(5, ge=1, le=100, description="How many published runs the profile is compared with.")
+    volume: VolumeCheck = Field(default_factory=VolumeCheck)
+    null_rate: NullRateCheck = Field(default_factory=NullRateCheck, alias="nullRate")
+    new_categories: NewCategoriesCheck = Field(default_factory=NewCategoriesCheck, alias="newCategories")
 
 
 class SchemaObject(StrictModel):
@@ -320,6 +363,24 @@ class SchemaObject(StrictModel):
             "quarantine (set them aside with their file and line, publish the rest)."
         ),
     )
+
+    @model_validator(mode="after")
+    def _drift_columns(self) -> SchemaObject:
+        """Profile checks name declared columns, and value sets are never kept for personal data."""
+        declared = {prop.name: prop for prop in self.properties}
+        named = [("nullRate", c) for c in self.drift.null_rate.columns or []]
+        named += [("newCategories", c) for c in self.drift.new_categories.columns]
+        for check, column in named:
+            if column not in declared:
+                raise ValueError(f"drift.{check} names unknown column '{column}'")
+        for column in self.drift.new_categories.columns:
+            prop = declared[column]
+            if prop.pii is not None or prop.masking is not None or prop.classification == "restricted":
+                raise ValueError(
+                    f"drift.newCategories: column '{column}' is personal, masked or restricted; its values "
+                    "never go into a profile"
+                )
+        return self
 
     @model_validator(mode="after")
     def _unique_names(self) -> SchemaObject:

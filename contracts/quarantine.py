@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import polars as pl
 
 from contracts.model import Action
+from contracts.row_level import NULL_RULE, ROW_LEVEL_EXPECTATIONS
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
@@ -72,8 +73,6 @@ _FAILS: dict[str, Callable[[pl.Expr, dict[str, Any]], pl.Expr]] = {
     "expect_column_value_lengths_to_be_between": _lengths_between,
     "expect_column_values_to_be_unique": lambda col, kw: col.is_duplicated(),
 }
-NULL_RULE = "expect_column_values_to_not_be_null"
-ROW_LEVEL_EXPECTATIONS = frozenset({*_FAILS, NULL_RULE})
 
 
 def failing_rows(rule: QualityRule) -> pl.Expr:

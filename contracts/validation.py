@@ -20,12 +20,13 @@ import re
 import shutil
 import threading
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Required, TypedDict
 
 import polars as pl
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.expectations import all_rules, build_suite, gx_offline
 from contracts.model import Action, Severity
@@ -44,6 +45,13 @@ MIN_SCRUBBED_VALUE_CHARS = 3
 
 # Creating a context touches GX's process-wide project manager: one thread at a time.
 _CONTEXT_LOCK = threading.Lock()
+# The parts of an expectation's result Data Docs keep: numbers about the batch, never its values.
+_DOCS_NUMBERS = frozenset(
+    {
+        "element_count", "missing_count", "missing_percent", "unexpected_count", "unexpected_percent",
+        "unexpected_percent_total", "unexpected_percent_nonmissing", "observed_value",
+    }
+)  # fmt: skip
 _ROW_COUNT_RULES = frozenset({"expect_table_row_count_to_be_between", "expect_table_row_count_to_equal"})
 
 _MISSING_COLUMN = re.compile(r'The column "(?P<name>[^"]*)" in BatchData does not exist')
@@ -86,6 +94,8 @@ class ValidationReport(BaseModel):
 
     row_count: int
     outcomes: list[ExpectationOutcome]
+    # GX's result as JSON for the Data Docs site, when asked for (see `validate`); never in the dump
+    docs: dict[str, Any] | None = Field(default=None, exclude=True, repr=False)
 
     @property
     def unexpected_counts(self) -> dict[str, int | None]:
@@ -203,6 +213,28 @@ def _exception_messages(info: Any) -> list[str]:
     return messages
 
 
+def docs_result(result: Any, frame: pl.DataFrame, names: set[str]) -> dict[str, Any]:
+    """GX's validation result as JSON fit to keep in the lake and render as Data Docs: each
+    expectation's numbers kept (counts, percentages, a numeric observed value), anything that may
+    carry values (lists of unexpected values or rows, text observed values, tracebacks) left out, and
+    exception texts scrubbed like the report's."""
+    document: dict[str, Any] = result.to_json_dict()
+    for item in document.get("results", []):
+        numbers = item.get("result") or {}
+        item["result"] = {
+            key: value
+            for key, value in numbers.items()
+            if key in _DOCS_NUMBERS and isinstance(value, int | float) and not isinstance(value, bool)
+        }
+        messages = [safe_exception(m, frame, names) for m in _exception_messages(item.get("exception_info"))]
+        item["exception_info"] = {
+            "raised_exception": bool(messages),
+            "exception_message": "; ".join(dict.fromkeys(messages)) or None,
+            "exception_traceback": None,
+        }
+    return document
+
+
 def _number(value: Any, kind: type[int] | type[float]) -> Any:
     return None if value is None else kind(value)
 
@@ -302,19 +334,18 @@ def _run(
     name: str,
     suite: Any,
     frame: pl.DataFrame,
-    data_docs: bool,
+    run_id: str | None,
     engine: Engine,
     rules: list[QualityRule],
 ) -> Any:
-    """Validate one batch; with `data_docs`, through a checkpoint that also renders the HTML report."""
+    """Validate one batch; with `run_id`, through a checkpoint, so the result carries what Data Docs
+    show of a run (GX's run name is Lockgate's run id, with the validation's time)."""
     import great_expectations as gx
-
-    # the defining module: great_expectations.checkpoint re-exports it without marking it public
-    from great_expectations.checkpoint.actions import UpdateDataDocsAction
+    from great_expectations.core.run_identifier import RunIdentifier
 
     batch_definition, parameters, close = _batch_definition(context, name, frame, engine, rules)
     try:
-        if not data_docs:
+        if run_id is None:
             return batch_definition.get_batch(batch_parameters=parameters).validate(
                 suite, result_format=RESULT_FORMAT
             )
@@ -324,25 +355,24 @@ def _run(
         )
         checkpoint = context.checkpoints.add(
             gx.Checkpoint(
-                name=name,
-                validation_definitions=[definition],
-                actions=[UpdateDataDocsAction(name="data-docs")],
-                result_format=RESULT_FORMAT,
+                name=name, validation_definitions=[definition], actions=[], result_format=RESULT_FORMAT
             )
         )
-        [result] = checkpoint.run(batch_parameters=parameters).run_results.values()
+        run = RunIdentifier(run_name=run_id, run_time=datetime.now(UTC))
+        [result] = checkpoint.run(batch_parameters=parameters, run_id=run).run_results.values()
         return result
     finally:
         close()
 
 
 def validate(
-    frame: pl.DataFrame, contract: Contract, *, data_docs: Path | None = None, engine: Engine = "duckdb"
+    frame: pl.DataFrame, contract: Contract, *, run_id: str | None = None, engine: Engine = "duckdb"
 ) -> ValidationReport:
     """Run every rule of the contract (implicit and explicit) on the frame.
 
-    With `data_docs`, GX's HTML report of this validation (Data Docs) is written into that folder. It is
-    rendered from SUMMARY results without unexpected values, so it holds counts, not data. `engine`
+    With `run_id`, the report also carries GX's result of this validation as JSON (`docs`), named by
+    that run, for the lake's Data Docs site (:mod:`contracts.data_docs`). It is kept in SUMMARY form
+    with scrubbed exception texts and no unexpected values, so it holds counts, not data. `engine`
     picks GX's execution engine: ``duckdb`` (default; pandas when a regex needs Python) or ``pandas``.
     """
     rules = all_rules(contract)
@@ -354,10 +384,7 @@ def validate(
     context = _new_context()
     name = f"lockgate-{contract.id}-{uuid.uuid4().hex}"
     try:
-        result = _run(context, name, suite, frame, data_docs is not None, engine, rules)
-        site = _docs_site(context)
-        if data_docs is not None and site is not None:
-            shutil.copytree(site, data_docs, dirs_exist_ok=True)
+        result = _run(context, name, suite, frame, run_id, engine, rules)
     finally:
         site = _docs_site(context)
         if site is not None:  # GX leaves the ephemeral site's temporary folder behind otherwise
@@ -392,4 +419,5 @@ def validate(
                 **outcome,
             )
         )
-    return ValidationReport(row_count=frame.height, outcomes=outcomes)
+    docs = docs_result(result, frame, names) if run_id is not None else None
+    return ValidationReport(row_count=frame.height, outcomes=outcomes, docs=docs)

@@ -56,6 +56,7 @@ from contracts.suppression import (
     subject_hash,
     suppression_key,
 )
+from flows.access import build_role_outputs
 from flows.errors import ErasureError, SubjectNotFound
 from flows.settings import Settings, current_settings
 from labeling.plan import load_plans
@@ -300,6 +301,8 @@ def erase(
             raise
     save_receipt(request.store, receipt, sensitivity=request.sensitivity)
     _audit(request, receipt, "ok")
+    # Role outputs are copies of curated data: rebuilt, their copies holding the subject are deleted.
+    build_role_outputs(Path(catalog), lake, warehouse=settings.warehouse, settings=settings)
     _log.info(
         "erasure %s of %s: %s; receipt %s",
         receipt.erasure_id,

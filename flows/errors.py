@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from storage.errors import LockgateError
 
 if TYPE_CHECKING:
+    from contracts.drift import DriftFinding
     from contracts.validation import ValidationReport
     from flows.results import RunResult
     from storage.retention import RetentionReport
@@ -27,17 +28,22 @@ class StopLine(LockgateError):  # noqa: N818 - the name is the domain term
         schema_issues: list[str],
         report: ValidationReport | None,
         pii_findings: list[str] | None = None,
+        drift_findings: list[DriftFinding] | None = None,  # all of the batch's, warnings too
     ) -> None:
         self.source = source
         self.schema_issues = schema_issues
         self.report = report
         self.pii_findings = pii_findings or []
+        self.drift_findings = drift_findings or []
         failed = [o.rule_id for o in report.blocking_failures] if report else []
         parts = [f"{len(schema_issues)} blocking schema issue(s)"] if schema_issues else []
         if failed:
             parts.append(f"failed blocking rules: {', '.join(failed)}")
         if self.pii_findings:
             parts.append(f"{len(self.pii_findings)} column(s) with personal data in clear")
+        drifted = [f"{f.kind} {f.column}" if f.column else f.kind for f in self.drift_findings if f.blocking]
+        if drifted:
+            parts.append(f"blocking drift: {', '.join(drifted)}")
         super().__init__(f"stop-line for '{source}': {'; '.join(parts)}")
 
 
@@ -91,3 +97,8 @@ class ErasureError(LockgateError, ValueError):
 
 class SubjectNotFound(LockgateError):  # noqa: N818 - reads as what was found
     """An erasure found the subject nowhere: no row in raw, quarantine or curated, no Label Studio task."""
+
+
+class WorkPoolError(LockgateError, LookupError):
+    """The Prefect work pool named for ``lockgate deploy`` is missing or cannot be looked up; the
+    message names it and says how to create it."""

@@ -1,4 +1,5 @@
-"""The ingest flow: land raw → read → validate → mask → PII gate → publish per source, then register.
+"""The ingest flow: land raw → read → validate → mask → PII gate → profile → publish per source, then
+register.
 
 Each step is one Prefect task so the UI shows where a source stopped; I/O steps retry with backoff.
 Every step takes a source's `Batch` and the run's `RunContext` and returns the batch, so the flow
@@ -14,34 +15,43 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from prefect import Task, flow, get_run_logger, task
-from prefect.artifacts import create_link_artifact, create_markdown_artifact
+from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from contracts.conform import conform
+from contracts.data_docs import publish_validation
+from contracts.drift import DriftFinding, compare
 from contracts.expectations import all_rules, check_contract
 from contracts.keys import key_id, resolve_key
 from contracts.masking import mask, required_keys
 from contracts.pii.gate import pii_gate
+from contracts.profile import profile_batch
 from contracts.quarantine import split
 from contracts.suppression import drop_suppressed
 from contracts.validation import ValidationReport, validate
-from flows.errors import Interrupted, RunFailed, StopLine
+from flows.access import note_catalog_changes, refresh_role_outputs
+from flows.docs import docs_hint, docs_link
+from flows.errors import StopLine
+from flows.history import record_source_run
 from flows.interrupts import run_in_steps, stop_on_signals, stop_signal
+from flows.lineage import start_lineage
+from flows.outcome import final_state, run_summary
 from flows.release import release_parts
-from flows.reports import source_markdown
-from flows.results import ExpectationLine, RunResult, SourceResult, SourceStatus
+from flows.reports import run_table, source_markdown
+from flows.results import DriftLine, ExpectationLine, RunResult, SourceResult, SourceStatus
 from flows.runs import IO_RETRIES, IO_RETRY_DELAYS, current_run_id, new_run_id
 from flows.settings import Settings, current_settings
+from flows.tags import source_tags, tag_flow_run
 from sources.catalog import Source, load_catalog
 from sources.connectors import MalformedRecord, read_source
 from sources.extract import extract
 from storage.curated import CuratedVersion, list_versions, publish, rolled_back_releases, table_key
-from storage.docs import publish_docs
 from storage.layout import work_root
+from storage.profiles import load_profiles, published_runs, write_profile
 from storage.quarantine import write_quarantine
 from storage.raw import RawManifest, land_raw, read_verified, write_manifest
 from storage.state import read_state, write_state
@@ -53,6 +63,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     import polars as pl
+    from prefect.client.schemas.objects import State
     from prefect.futures import PrefectFuture
     from pydantic import SecretStr
 
@@ -80,8 +91,9 @@ class Batch:
     schema_notes: list[str] = field(default_factory=list)  # drift the contract allows
     malformed: list[MalformedRecord] = field(default_factory=list)  # CSV records left out, to quarantine
     read_notes: list[str] = field(default_factory=list)  # what reading found: files without data rows
-    docs_uri: str | None = None  # the run's Data Docs index page in the lake
+    docs_uri: str | None = None  # the run's page in the lake's Data Docs site (`lockgate docs serve`)
     pii_coverage: str | None = None  # what the PII gate read before letting the batch through
+    drift: list[DriftFinding] = field(default_factory=list)  # how its profile drifts from earlier runs'
     erasures: list[str] = field(default_factory=list)  # erased subjects' keyed hashes applied to the batch
     published: CuratedVersion | None = None  # the current curated version after publish
     moved: bool = False  # publish committed a new version
@@ -97,11 +109,6 @@ class RunContext:
     keys: dict[str, bytes] = field(default_factory=dict, repr=False)
     postgres: Mapping[str, SecretStr] = field(default_factory=dict, repr=False)
     work: Path | None = None  # the run's private working folder in the lake (see storage.workdir)
-
-
-def _browsable(uri: str) -> str:
-    """A link a browser opens: local lake paths become file:// URLs, s3:// stays as it is."""
-    return uri if "://" in uri else Path(uri).resolve().as_uri()
 
 
 def _has_pii(source: Source) -> bool:
@@ -242,22 +249,23 @@ def validate_task(batch: Batch, run: RunContext) -> Batch:
         step_folder(store, run.work, f"docs-{batch.source.name}-") as docs,
         reporting_disk_full(f"writing the Data Docs of {batch.source.name}"),
     ):
-        site = docs / "site"
-        report = validate(frame, contract, data_docs=site)
-        if site.is_dir():  # a contract without rules renders no report
-            batch.docs_uri = publish_docs(
+        report = validate(frame, contract, run_id=batch.run_id)
+        if report.docs is not None:  # a contract without rules renders no report
+            page = publish_validation(
                 store,
                 batch.source.name,
                 batch.run_id,
-                site,
+                report.docs,
                 sensitivity=batch.source.passport.sensitivity.value,
+                work=docs,
             )
+            batch.docs_uri = docs_link(page)
     if batch.docs_uri:
         create_link_artifact(
             key=f"lockgate-docs-{batch.source.name.replace('_', '-')}",
-            link=_browsable(batch.docs_uri),
+            link=batch.docs_uri,
             link_text=f"Data Docs: {batch.source.name}",
-            description=f"Great Expectations Data Docs for run {batch.run_id}",
+            description=f"Great Expectations Data Docs for run {batch.run_id} ({docs_hint(run.lake)})",
         )
     batch.frame, batch.report = frame, report
     for outcome in report.warnings:
@@ -317,6 +325,34 @@ def pii_gate_task(batch: Batch, run: RunContext) -> Batch:
     if verdict.findings:
         raise StopLine(batch.source.name, [], batch.report, verdict.findings)
     batch.pii_coverage = verdict.coverage
+    return batch
+
+
+# Not retried, as validate: a blocking drift fails the same way every time.
+@task(name="profile", cache_policy=NO_CACHE)
+def profile_task(batch: Batch, run: RunContext) -> Batch:
+    """Profile the batch about to be published, compare it with the last published runs' profiles, and let
+    the contract decide whether each drift warns or stops the line.
+
+    Every profiled batch's profile is stored, a stopped one's too (it shows what that batch looked like);
+    only profiles of runs whose batch became a curated version count as history (`published_runs`), so
+    a blocked, failed or rolled-back batch never becomes the baseline.
+    """
+    if batch.empty:
+        return batch
+    assert batch.frame is not None
+    source, store = batch.source, open_store(run.lake)
+    policy = source.contract.table.drift
+    profile = profile_batch(
+        batch.frame, source.contract, source=source.name, run_id=batch.run_id, masked=batch.masked_columns
+    )
+    runs = published_runs(list_versions(store, source.name))
+    batch.drift = compare(profile, load_profiles(store, source.name, limit=policy.history, runs=runs), policy)
+    write_profile(store, profile, sensitivity=source.passport.sensitivity.value)
+    for finding in batch.drift:
+        get_run_logger().warning("%s: drift %s", source.name, finding)
+    if any(finding.blocking for finding in batch.drift):
+        raise StopLine(source.name, [], batch.report, drift_findings=batch.drift)
     return batch
 
 
@@ -414,6 +450,10 @@ def _expectation_lines(report: ValidationReport | None) -> list[ExpectationLine]
     ]
 
 
+def _drift_lines(findings: list[DriftFinding]) -> list[DriftLine]:
+    return [DriftLine(kind=f.kind, column=f.column, detail=f.detail, action=f.action) for f in findings]
+
+
 # The ingest steps, in order, each started per source once its previous step completed; a source whose
 # step failed (a stop-line or an error) goes no further, and after SIGINT or SIGTERM no step starts.
 STEPS: tuple[tuple[str, Task[..., Batch]], ...] = (
@@ -422,6 +462,7 @@ STEPS: tuple[tuple[str, Task[..., Batch]], ...] = (
     ("validate", validate_task),
     ("mask", mask_task),
     ("pii-gate", pii_gate_task),
+    ("profile", profile_task),
     ("publish", publish_task),
 )
 
@@ -447,6 +488,7 @@ def _source_result(
             result.pii_coverage = batch.pii_coverage
             result.expectations = _expectation_lines(batch.report)
             result.masked_columns = dict(batch.masked_columns)
+            result.drift = _drift_lines(batch.drift)
             if step == STEPS[-1][0]:
                 result.status = SourceStatus.UNCHANGED
                 if batch.published is not None:
@@ -462,6 +504,7 @@ def _source_result(
                 result.status = SourceStatus.STOPPED
                 result.schema_issues = error.schema_issues
                 result.pii_findings = error.pii_findings
+                result.drift = _drift_lines(error.drift_findings)
                 result.expectations = _expectation_lines(error.report)
                 result.error = str(error)
             else:
@@ -492,6 +535,8 @@ def ingest(catalog: str, lake: str = "lake", sources: list[str] | None = None) -
     settings = current_settings()
     loaded = load_catalog(Path(catalog), check=check_contract)
     selected = loaded.select(sources or [])
+    note_catalog_changes(loaded, lake, settings.user)  # `catalog.changed` audit entries (`flows.access`)
+    tag_flow_run(selected)  # the passports' tags on this run, for the UI's filters (`flows.tags`)
     # Runs start by removing what crashed runs left, then keep their own files in a locked folder.
     leftovers = clean_leftovers(lake)
     if leftovers.found:
@@ -502,7 +547,9 @@ def ingest(catalog: str, lake: str = "lake", sources: list[str] | None = None) -
             leftovers.bytes,
         )
     with open_workdir(work_root(lake), "run") as work:
-        return _ingest_sources(selected, lake, [s.name for s in loaded.sources], settings, work.path)
+        # A state (`flows.outcome`): Prefect ends the run in it and gives callers its data or its error.
+        state = _ingest_sources(selected, lake, [s.name for s in loaded.sources], settings, work.path)
+    return cast("RunResult", state)
 
 
 def _ingest_sources(
@@ -511,7 +558,7 @@ def _ingest_sources(
     all_source_names: list[str],
     settings: Settings,
     work: Path | None = None,
-) -> RunResult:
+) -> State[RunResult]:
     run_id = current_run_id()
     needed = sorted(set().union(*(required_keys(s.contract) for s in sources)))
     keys = {name: resolve_key(name, settings.keys) for name in needed}
@@ -525,24 +572,35 @@ def _ingest_sources(
     context = RunContext(lake=lake, run_id=run_id, keys=keys, postgres=settings.postgres, work=work)
     batches = [Batch(source=source, run_id=run_id, raw=[]) for source in sources]
     with stop_on_signals():  # over Prefect's SIGTERM bridge, which would crash the run mid-step
-        chains = run_in_steps(STEPS, batches, lambda batch: batch.source.name, run=context)
+        lineage = start_lineage(settings, lake, run_id, sources)  # OpenLineage START per source
+        chains = run_in_steps(
+            STEPS,
+            batches,
+            lambda batch: batch.source.name,
+            tags=lambda batch: source_tags(batch.source),  # each source's task runs carry its passport's
+            run=context,
+        )
 
         results = []
         for source, chain in zip(sources, chains, strict=True):
             result = _source_result(source, run_id, chain)
+            record_source_run(lake, source, result, chain)  # run history, Prefect event, trend artifact
             create_markdown_artifact(
                 key=f"lockgate-{source.name.replace('_', '-')}",
                 markdown=source_markdown(result),
                 description=f"Lockgate run {run_id}: {source.name}",
             )
+            lineage.finish(source, result)  # OpenLineage COMPLETE or FAIL
             results.append(result)
 
         # Also after a stop: a publish that was running when the signal came is current in the lake.
         warehouse = register_task(lake, all_source_names, settings.warehouse)
+        refresh_role_outputs(sources, lake, settings.warehouse)  # each role's own copy (`flows.access`)
         signum = stop_signal()
     run = RunResult(run_id=run_id, lake=lake, warehouse=warehouse, sources=results)
-    if signum is not None:
-        raise Interrupted(run, signum)
-    if not run.ok:
-        raise RunFailed(run)
-    return run
+    create_table_artifact(
+        key="lockgate-run",
+        table=run_table(run),
+        description=f"Lockgate run {run_id}: {run_summary(run)}",
+    )
+    return final_state(run, signum)

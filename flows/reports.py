@@ -11,16 +11,49 @@ from typing import TYPE_CHECKING
 from flows.results import SourceResult, SourceStatus
 
 if TYPE_CHECKING:
-    from flows.results import CollectResult
+    from flows.results import CollectResult, RunResult
     from labeling.agreement import AgreementReport
 
 _STATUS_LINE = {
     SourceStatus.PUBLISHED: "✅ published curated version {version}",
     SourceStatus.UNCHANGED: "♻️ unchanged: curated version {version} is current; nothing new to publish",
-    SourceStatus.STOPPED: "⛔ stop-line: blocking rules failed, curated layer untouched",
+    SourceStatus.STOPPED: "⛔ stop-line: {causes}, curated layer untouched",
     SourceStatus.FAILED: "❌ failed: {error}",
     SourceStatus.INTERRUPTED: "⏹ {error}: curated layer untouched",
 }
+
+
+# What stopped a source, as `stop_causes` names it, and as its report's headline says it.
+_CAUSE_WORDS = {
+    "schema": "blocking schema issues",
+    "rules": "blocking rules failed",
+    "PII": "personal data in clear",
+    "drift": "blocking drift from the last published runs",
+}
+
+
+def stop_causes(result: SourceResult) -> list[str]:
+    """Why a stopped source stopped (``schema``, ``drift``, ``rules``, ``PII``), read from what its result
+    recorded: the run's table artifact, its final state's message and the report's headline name them.
+
+    One stop-line can have several causes; none is listed for a source that did not stop on them.
+    """
+    causes: list[str] = []
+    if result.schema_issues:  # columns that do not fit the contract, or malformed records that block
+        causes.append("schema")
+    if any(d.action == "block" for d in result.drift):  # the profile drifted beyond what the contract allows
+        causes.append("drift")
+    if result.failed_blocking:
+        causes.append("rules")
+    if result.pii_findings:
+        causes.append("PII")
+    return causes
+
+
+def stop_headline(result: SourceResult) -> str:
+    """The causes in words, e.g. ``personal data in clear``; ``no cause recorded`` when there is none."""
+    words = [_CAUSE_WORDS.get(cause, cause) for cause in stop_causes(result)]
+    return " and ".join(words) or "no cause recorded"
 
 
 def _cell(value: object) -> str:
@@ -29,7 +62,9 @@ def _cell(value: object) -> str:
 
 def source_markdown(result: SourceResult) -> str:
     """One source's run: status, row counts, expectations and masking."""
-    status = _STATUS_LINE[result.status].format(version=result.curated_version, error=result.error)
+    status = _STATUS_LINE[result.status].format(
+        version=result.curated_version, error=result.error, causes=stop_headline(result)
+    )
     lines = [
         f"# {result.source}",
         "",
@@ -61,6 +96,14 @@ def source_markdown(result: SourceResult) -> str:
     if result.pii_findings:
         lines += ["", "## Personal data in clear", ""]
         lines += [f"- {_cell(finding)}" for finding in result.pii_findings]
+    if result.drift:
+        lines += ["", "## Drift from the last published runs", "", "| check | column | action | detail |"]
+        lines.append("|---|---|---|---|")
+        lines += [
+            f"| {d.kind} | {_cell(d.column or '')} | {'**block**' if d.action == 'block' else d.action} "
+            f"| {_cell(d.detail)} |"
+            for d in result.drift
+        ]
     if result.expectations:
         passed = sum(e.success for e in result.expectations)
         lines += [
@@ -80,6 +123,42 @@ def source_markdown(result: SourceResult) -> str:
         lines += ["", "## Masked columns", "", "| column | rule |", "|---|---|"]
         lines += [f"| `{col}` | {rule} |" for col, rule in sorted(result.masked_columns.items())]
     return "\n".join(lines) + "\n"
+
+
+RUN_TABLE_COLUMNS = (
+    "source",
+    "status",
+    "rows in",
+    "rows out",
+    "quarantined",
+    "rules",
+    "version",
+    "release",
+    "stop cause",
+)
+
+
+def run_table(run: RunResult) -> list[dict[str, str | int | None]]:
+    """One row per source for the run's table artifact: counts, ids and causes, no data value.
+
+    ``rules`` is passed/total (every expectation the source ran); ``stop cause`` lists `stop_causes`.
+    """
+    rows: list[dict[str, str | int | None]] = []
+    for r in run.sources:
+        passed = sum(e.success for e in r.expectations)
+        values: tuple[str | int | None, ...] = (
+            r.source,
+            r.status.value,
+            r.rows_in,
+            r.rows_out,
+            r.rows_quarantined,
+            f"{passed}/{len(r.expectations)}" if r.expectations else None,
+            r.curated_version,
+            r.release_id,
+            ", ".join(stop_causes(r)) if r.status is SourceStatus.STOPPED else None,
+        )
+        rows.append(dict(zip(RUN_TABLE_COLUMNS, values, strict=True)))
+    return rows
 
 
 def collect_markdown(result: CollectResult, report: AgreementReport) -> str:

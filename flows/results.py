@@ -6,6 +6,7 @@ publish as Prefect artifacts.
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -33,6 +34,20 @@ class ExpectationLine(BaseModel):
     note: str | None = None
 
 
+class DriftLine(BaseModel):
+    """A drift of the batch's profile from the last published runs' (`contracts.drift`): names and
+    numbers only."""
+
+    kind: str  # volume, null_rate or new_categories
+    column: str | None = None
+    detail: str
+    action: str  # warn or block
+
+    def __str__(self) -> str:
+        where = f" {self.column}" if self.column else ""
+        return f"{self.kind}{where} ({self.action}): {self.detail}"
+
+
 class SourceResult(BaseModel):
     source: str
     status: SourceStatus
@@ -53,10 +68,13 @@ class SourceResult(BaseModel):
     pii_coverage: str | None = None  # what the PII gate read (rows, columns, NER samples) when it passed
     expectations: list[ExpectationLine] = Field(default_factory=list)
     masked_columns: dict[str, str] = Field(default_factory=dict)
+    drift: list[DriftLine] = Field(default_factory=list)  # profile drift found by the profile step
     curated_version: int | None = None
     curated_key: str | None = None  # the curated table
     release_id: str | None = None  # the current version's release
     error: str | None = None
+    started_at: datetime | None = None  # when the run started this source's steps (UTC)
+    finished_at: datetime | None = None  # when its last step ended (the run history keeps both)
 
     @property
     def ok(self) -> bool:

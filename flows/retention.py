@@ -16,6 +16,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
+from contracts.data_docs import rebuild_index
 from flows.errors import RetentionIncomplete
 from flows.runs import IO_RETRIES, IO_RETRY_DELAYS, new_run_id
 from flows.settings import current_settings
@@ -37,6 +38,14 @@ def retention_task(
     return apply_retention(open_store(lake), {source: days}, actor=actor, now=now, dry_run=dry_run)
 
 
+@task(
+    name="rebuild-docs-index", retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAYS, cache_policy=NO_CACHE
+)
+def rebuild_docs_task(lake: str) -> int:
+    """The Data Docs index lists only what the lake still keeps, once retention removed runs' pages."""
+    return rebuild_index(open_store(lake))
+
+
 @flow(name="lockgate-retention", flow_run_name=new_run_id)
 def retention(
     catalog: str, lake: str = "lake", dry_run: bool = False, now: datetime | None = None
@@ -53,6 +62,8 @@ def retention(
     layers: list[LayerRetention] = []
     for source, keep in sorted(days.items()):
         layers.extend(retention_task(lake, source, keep, actor, moment, dry_run).layers)
+    if not dry_run and any(layer.layer == "docs" and layer.removed for layer in layers):
+        rebuild_docs_task(lake)
     report = RetentionReport(now=moment, dry_run=dry_run, layers=layers)
     verb = "would free" if dry_run else "freed"
     get_run_logger().info(

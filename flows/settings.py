@@ -122,6 +122,18 @@ class Settings(BaseSettings):
         min_length=1,
         description="Who the audit log names as acting (retention, erasure, ...); default the OS user.",
     )
+    lineage_namespace: str = Field(
+        "lockgate", min_length=1, description="OpenLineage job namespace of the ingest runs."
+    )
+    lineage_url: str | None = Field(
+        None, description="OpenLineage HTTP endpoint (e.g. Marquez) that also receives the lineage events."
+    )
+    lineage_api_key: SecretStr | None = Field(None, description="Bearer API key for LOCKGATE_LINEAGE_URL.")
+    docs_url: str | None = Field(
+        None,
+        description="Where 'lockgate docs serve' (or another server of the lake's docs/_site/) is reached; "
+        "run links to Data Docs start with it (default http://127.0.0.1:8765).",
+    )
     keys: dict[str, SecretStr] = Field(default_factory=dict, description="Masking keys by name.")
     postgres: dict[str, SecretStr] = Field(
         default_factory=dict, description="PostgreSQL connection strings by connection name."

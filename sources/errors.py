@@ -23,3 +23,8 @@ class SourceReadError(LockgateError):
         self.message = message
         where = f"{self.file}:{line}" if line is not None else self.file
         super().__init__(f"{where}: {message}")
+
+
+class ContractHistoryError(LockgateError, LookupError):
+    """A contract's earlier version cannot be read from git (not a repository, unknown revision); the
+    message names the file and the revision."""

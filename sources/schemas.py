@@ -10,6 +10,7 @@ import json
 from typing import TYPE_CHECKING
 
 from contracts.model import Contract
+from sources.access import AccessPolicy
 from sources.passport import Passport
 
 if TYPE_CHECKING:
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 SCHEMAS: dict[str, type[BaseModel]] = {
     "passport.schema.json": Passport,
     "contract.schema.json": Contract,
+    "access.schema.json": AccessPolicy,
 }
 
 

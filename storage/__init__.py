@@ -8,7 +8,8 @@ Every key is built in :mod:`storage.layout`, so the shape of the lake is written
     curated/<source>/                                    a Delta Lake table: part-*.parquet and _delta_log/
     curated/<source>/_lockgate/attachments/<sha256>/<name>   files published beside a version (reports)
     quarantine/<source>/<run_id>/rows.parquet            rows a run set aside, as received but typed
-    docs/<source>/<run_id>/                              Great Expectations Data Docs of a run
+    docs/_site/                                          the lake's Great Expectations Data Docs site
+    docs/_results/<source>/<run_id>/validation.json      what a run's Data Docs page is built from
     state/<source>/state.json                            connector state the next extract starts from
     state/<source>/history/<run_id>.json                 every committed state, to see and restore
     audit/<seq:012d>.json                                the audit log: one hash-chained entry per object

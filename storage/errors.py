@@ -88,3 +88,11 @@ class RawChecksumMismatch(RawError):  # noqa: N818 - the name says what was foun
     def __init__(self, key: str, expected: str, actual: str) -> None:
         self.key, self.expected, self.actual = key, expected, actual
         super().__init__(f"raw object {key!r} is corrupted: sha256 {actual} but {expected} was recorded")
+
+
+class NotSelect(QueryError):  # noqa: N818 - reads as what the statement is
+    """The text holds a statement other than SELECT; the message names the statement kinds only."""
+
+
+class AccessDenied(StorageError):  # noqa: N818 - reads as what happened to the request
+    """A role or user asked for data its grant does not cover; the message names what and why."""

@@ -79,14 +79,52 @@ def quarantine_key(source: str, run_id: str) -> str:
     return f"quarantine/{_segment(source, 'source')}/{_segment(run_id, 'run id')}/rows.parquet"
 
 
+def lineage_key(day: date, run_id: str, job: str, event_type: str) -> str:
+    """One OpenLineage event of one run, filed by the run's day so a day's lineage is one listing."""
+    return (
+        f"lineage/{day:%Y/%m/%d}/"
+        f"{_segment(run_id, 'run id')}-{_segment(job, 'job name')}-{_segment(event_type, 'event type')}.json"
+    )
+
+
 def quarantine_source_prefix(source: str) -> str:
     """Every run's quarantined rows of one source."""
     return f"quarantine/{_segment(source, 'source')}/"
 
 
 def docs_source_prefix(source: str) -> str:
-    """Every run's Data Docs of one source."""
+    """Every run's Data Docs of one source, as lakes kept them before the single site (still pruned)."""
     return f"docs/{_segment(source, 'source')}/"
+
+
+# Source names are slugs starting with a letter, so these two can never be a source's docs folder.
+DOCS_SITE_PREFIX = "docs/_site/"
+DOCS_RESULTS_PREFIX = "docs/_results/"
+
+
+def docs_site_key(path: str) -> str:
+    """A file of the lake's one Data Docs site, by its path inside the site (``index.html``, ...)."""
+    return DOCS_SITE_PREFIX + "/".join(_segment(part, "docs site path") for part in path.split("/"))
+
+
+def docs_results_prefix(source: str) -> str:
+    """The validation results of one source that the Data Docs site is built from, one folder per run."""
+    return f"{DOCS_RESULTS_PREFIX}{_segment(source, 'source')}/"
+
+
+def docs_result_key(source: str, run_id: str) -> str:
+    return f"{docs_results_prefix(source)}{_segment(run_id, 'run id')}/validation.json"
+
+
+def profiles_prefix(source: str) -> str:
+    """Every run's profile of one source (:mod:`storage.profiles`)."""
+    return f"profiles/{_segment(source, 'source')}/"
+
+
+def profile_key(source: str, run_id: str) -> str:
+    """The statistics of the batch one run profiled; run ids start with their UTC time, so key order is
+    run order."""
+    return f"{profiles_prefix(source)}{_segment(run_id, 'run id')}.json"
 
 
 def curated_prefix(source: str) -> str:
@@ -113,6 +151,25 @@ def state_key(source: str) -> str:
 def state_history_key(source: str, run_id: str) -> str:
     """One entry per run that committed a state, so an owner can see and restore any earlier one."""
     return f"{state_prefix(source)}{STATE_HISTORY_DIR}/{_segment(run_id, 'run id')}.json"
+
+
+RUNS_DIR = "runs"
+LATE_DIR = "late"
+
+
+def run_history_prefix(source: str) -> str:
+    """One source's run history (:mod:`storage.run_history`); listing it is listing its runs."""
+    return f"{RUNS_DIR}/{_segment(source, 'source')}/"
+
+
+def run_history_key(source: str, run_id: str) -> str:
+    """What one run did to one source; run ids start with their UTC time, so key order is run order."""
+    return f"{run_history_prefix(source)}{_segment(run_id, 'run id')}.json"
+
+
+def late_notice_key(source: str, due: str) -> str:
+    """The mark that a source's missed due time (``YYYYMMDDTHHMMSSZ``) was announced, so once only."""
+    return f"{run_history_prefix(source)}{LATE_DIR}/{_segment(due, 'due time')}.json"
 
 
 def audit_prefix() -> str:
@@ -191,3 +248,35 @@ def work_root(lake: str) -> Path:
     if not is_s3(lake):
         return Path(lake) / LOCAL_DIR / WORK_DIR
     return Path.cwd() / LOCAL_DIR / WORK_DIR / _lake_slug(lake)
+
+
+ROLES_DIR = "roles"
+ROLE_MANIFEST_FILE = "_access.json"
+
+
+def role_prefix(role: str) -> str:
+    """Everything one role may read, and nothing else: S3 policies grant a role its own prefix only."""
+    return f"{ROLES_DIR}/{_segment(role, 'role')}/"
+
+
+def role_dataset_prefix(role: str, dataset: str) -> str:
+    return f"{role_prefix(role)}{_segment(dataset, 'dataset')}/"
+
+
+def role_manifest_key(role: str) -> str:
+    """What the role's output holds and who holds the role (:mod:`storage.roles`)."""
+    return role_prefix(role) + ROLE_MANIFEST_FILE
+
+
+def catalog_hashes_key() -> str:
+    """The content hashes of the catalog files the last ingest run saw, to record what changed since."""
+    return "catalog/hashes.json"
+
+
+def role_database_path(lake: str, role: str, configured: str | Path | None = None) -> Path:
+    """A role's DuckDB file: ``<lake>/.lockgate/roles/<role>.duckdb`` for a local lake, else beside
+    the warehouse file (``<warehouse>.roles/<role>.duckdb``)."""
+    if not is_s3(lake):
+        return Path(lake) / LOCAL_DIR / ROLES_DIR / f"{_segment(role, 'role')}.duckdb"
+    warehouse = warehouse_path(lake, configured)
+    return warehouse.parent / f"{warehouse.stem}.{ROLES_DIR}" / f"{_segment(role, 'role')}.duckdb"

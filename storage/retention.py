@@ -1,13 +1,18 @@
 """Retention: remove what each source's passport no longer allows the lake to keep, and account for it.
 
-For every source, with its ``retention_days``, four layers are cut back to ``now - retention_days``:
+For every source, with its ``retention_days``, five layers are cut back to ``now - retention_days``:
 
 * ``raw``        landings (objects, manifests) and the checksum-index entries naming removed objects;
                  an expired object that a landing still within retention reuses stays (see
                  :mod:`storage.expired`);
-* ``quarantine`` and ``docs``  whole run folders;
+* ``quarantine`` whole run folders;
+* ``docs``       the source's validations in the lake's Data Docs site: each expired run's result record
+                 and the pages rendered from it (:func:`storage.docs.expired_docs`); the flow then
+                 rebuilds the site's index, which takes Great Expectations;
 * ``curated``    the Delta table's history, through VACUUM and log cleanup
                  (:func:`storage.curated.vacuum_history`): never the current version.
+* ``runs``       the run history (:mod:`storage.run_history`): never the newest run, nor the newest
+                 that succeeded.
 
 Storage takes ``{source: retention_days}`` and an actor; where those come from (the catalog, the
 settings) is the flow's business. ``now`` is a parameter so that tests age a lake without waiting.
@@ -28,6 +33,7 @@ from pydantic import BaseModel, Field
 
 from storage import audit, layout
 from storage.curated import vacuum_history
+from storage.docs import expired_docs
 from storage.errors import StorageError
 from storage.expired import (
     Expired,
@@ -37,13 +43,14 @@ from storage.expired import (
     object_bytes,
     references_now,
 )
+from storage.run_history import expired_run_history
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
     from storage.base import ObjectStore
 
-LAYERS = ("raw", "quarantine", "docs", "curated")
+LAYERS = ("raw", "quarantine", "docs", "curated", "runs")
 AUDIT_ACTION = "retention.delete"
 
 
@@ -130,8 +137,9 @@ def _plan_source(store: ObjectStore, source: str, days: int, now: datetime) -> l
     finders: dict[str, Callable[[], Expired]] = {
         "raw": lambda: _raw(store, source, cutoff),
         "quarantine": lambda: expired_runs(store, layout.quarantine_source_prefix(source), cutoff),
-        "docs": lambda: expired_runs(store, layout.docs_source_prefix(source), cutoff),
+        "docs": lambda: expired_docs(store, source, cutoff),
         "curated": lambda: Expired(keys=vacuum_history(store, source, _history_age(cutoff), dry_run=True)),
+        "runs": lambda: expired_run_history(store, source, cutoff),
     }
     layers = []
     for name in LAYERS:

@@ -14,6 +14,9 @@ policy cannot see) lets one policy say, for example, "analysts may read ``layer=
                   ``audit`` (the lake's audit log, :mod:`storage.audit`) is kept apart from ``meta``: it
                   names the people who acted and what they touched, so only auditors should read it,
                   and a policy can also deny every role but the writer's the right to delete it.
+                  ``role`` (one role's own copy of what it may read, under ``roles/<role>/``, with an
+                  extra ``role`` tag; it may hold decrypted values, so a ``layer=curated`` grant never
+                  reaches it).
 * ``source``      the dataset the object belongs to.
 * ``sensitivity`` the source passport's classification: public, internal, confidential, restricted.
 * ``pii``         ``true`` / ``false``: whether the source's contract declares personal data.
@@ -30,7 +33,7 @@ from __future__ import annotations
 
 from storage.errors import InvalidTag
 
-LAYERS = ("raw", "curated", "quarantine", "state", "meta", "audit")
+LAYERS = ("raw", "curated", "quarantine", "state", "meta", "audit", "role")
 SENSITIVITIES = ("public", "internal", "confidential", "restricted")
 ACCESS_KEYS = ("layer", "source", "sensitivity", "pii")
 DEFAULT_SENSITIVITY = "restricted"

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 ROWS = 20_000
 SEED = 11
 SAMPLE = 2_000
-STEPS = ["land-raw", "read", "validate", "mask", "pii-gate", "publish", "register"]
+STEPS = ["land-raw", "read", "validate", "mask", "pii-gate", "profile", "publish", "register", "role-outputs"]
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 

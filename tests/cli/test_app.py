@@ -24,10 +24,12 @@ COMMANDS = [
     "serve",
     "deploy",
     "sql",
+    "query",  # lockgate query --as ROLE
     "versions",
     "rollback",
     "erase",
     "agreement",
+    "status",
     "pii",
     "contract",
     "label",
@@ -36,6 +38,8 @@ COMMANDS = [
     "retention",
     "config",
     "audit",
+    "docs",
+    "access",
     "bench",  # a developer's tool: last on purpose
 ]
 HEAVY = ("prefect", "great_expectations", "polars", "duckdb")

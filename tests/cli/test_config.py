@@ -69,6 +69,10 @@ def test_defaults_as_a_table() -> None:
         "LOCKGATE_LABEL_STUDIO_BIN": (NOT_SET, "default"),
         "LOCKGATE_LABEL_STUDIO_PORT": (str(DEFAULT_LOCAL_PORT), "default"),
         "LOCKGATE_USER": (getpass.getuser(), "default"),
+        "LOCKGATE_LINEAGE_NAMESPACE": ("lockgate", "default"),
+        "LOCKGATE_LINEAGE_URL": (NOT_SET, "default"),
+        "LOCKGATE_LINEAGE_API_KEY": (NOT_SET, "default"),
+        "LOCKGATE_DOCS_URL": (NOT_SET, "default"),
         "LOCKGATE_KEY_<NAME>": (NOT_SET, "default"),
         "LOCKGATE_PG_<NAME>": (NOT_SET, "default"),
     }

@@ -14,7 +14,10 @@ import polars as pl
 import pytest
 
 from contracts import gx_duckdb
+from contracts.data_docs import publish_validation
 from contracts.validation import validate
+from storage import layout
+from storage.local import LocalStore
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -168,9 +171,11 @@ def test_mostly_decides_the_same_way_on_both_paths(make_contract: MakeContract) 
 
 def test_data_docs_render_on_the_duckdb_path(make_contract: MakeContract, tmp_path: Any) -> None:
     contract = make_contract(PROPERTIES, quality=QUALITY[:6])
-    validate(_frame(), contract, data_docs=tmp_path / "site")
-    assert (tmp_path / "site" / "index.html").is_file()
-    assert list((tmp_path / "site" / "validations").rglob("*.html"))
+    report = validate(_frame(), contract, run_id="20240101T000000Z-duckdb")
+    store = LocalStore(tmp_path / "lake")
+    page = publish_validation(store, "people", "20240101T000000Z-duckdb", report.docs or {})
+    assert store.exists(layout.docs_site_key(page))
+    assert store.exists(layout.docs_site_key("index.html"))
 
 
 def test_a_regex_duckdb_cannot_compile_runs_on_pandas(make_contract: MakeContract) -> None:

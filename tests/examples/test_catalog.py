@@ -14,6 +14,7 @@ import pytest
 
 from contracts.model import (
     Contract,
+    EncryptRule,
     GeneralizeRule,
     HashRule,
     PartialRule,
@@ -37,7 +38,7 @@ EXPECTED_PII = {
         "phone": ("phone", PartialRule),
         "snils": ("snils", RedactRule),
         "inn": ("inn", RedactRule),
-        "passport_number": ("passport_ru", RedactRule),
+        "passport_number": ("passport_ru", EncryptRule),
         "card_number": ("card", PartialRule),
         "birth_date": ("birth_date", GeneralizeRule),
         "comment": ("free_text", RedactPiiRule),

@@ -103,8 +103,13 @@ def test_example_catalog_end_to_end(catalog: Path, tmp_path: Path, hash_key: byt
     assert not [value for value in planted if value in markdown]
 
     # Great Expectations Data Docs of the run, in the lake and linked from the Prefect UI.
-    assert customers.docs_uri == str(lake / "docs" / "customers" / run.run_id / "index.html")
-    assert (lake / "docs" / "customers" / run.run_id / "index.html").is_file()
+    # The link opens the run's page through `lockgate docs serve` (its default address here).
+    assert customers.docs_uri is not None
+    assert customers.docs_uri.startswith("http://127.0.0.1:8765/validations/")
+    assert f"/{run.run_id}/" in customers.docs_uri and customers.docs_uri.endswith("/customers.html")
+    page = customers.docs_uri.removeprefix("http://127.0.0.1:8765/")
+    assert (lake / layout.docs_site_key(page)).is_file()
+    assert (lake / layout.docs_site_key("index.html")).is_file()
     assert f"Data Docs: {customers.docs_uri}" in markdown
     with get_client(sync_client=True) as client:
         [link] = client.read_artifacts(
@@ -112,7 +117,7 @@ def test_example_catalog_end_to_end(catalog: Path, tmp_path: Path, hash_key: byt
             sort=ArtifactSort.CREATED_DESC,
             limit=1,
         )
-    assert str(link.data).startswith("[Data Docs: customers](file://")
+    assert str(link.data).startswith("[Data Docs: customers](http://127.0.0.1:8765/")
 
     # Task runs say whose step they are.
     with get_client(sync_client=True) as client:

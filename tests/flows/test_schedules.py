@@ -18,6 +18,7 @@ from prefect.workers.process import ProcessWorker
 
 from flows.schedules import (
     ENTRYPOINT,
+    FRESHNESS_DEPLOYMENT,
     RETENTION_CRON,
     RETENTION_DEPLOYMENT,
     RETENTION_ENTRYPOINT,
@@ -25,6 +26,7 @@ from flows.schedules import (
     ingest_deployments,
     scheduled_deployments,
 )
+from flows.tags import source_tags
 from sources.catalog import load_catalog
 from storage.curated import current_version
 from storage.store import open_store
@@ -48,7 +50,8 @@ def test_one_deployment_per_source_on_its_passport_schedule(tmp_path: Path) -> N
             "lake": str(lake.resolve()),
             "sources": [source.name],
         }
-        assert "lockgate" in deployment.tags and source.name in deployment.tags
+        assert deployment.tags == source_tags(source)  # lockgate, source:, owner:, sensitivity:, passport's
+        assert "lockgate" in deployment.tags and f"source:{source.name}" in deployment.tags
     assert [s.schedule.cron for s in deployments["ingest-support-tickets"].schedules] == ["15 */6 * * *"]
 
 
@@ -61,7 +64,10 @@ def test_retention_is_scheduled_daily_beside_the_ingest_deployments(tmp_path: Pa
     lake = tmp_path / "lake"
     deployments = {d.name: d for d in scheduled_deployments(CATALOG, str(lake))}
     sources = load_catalog(CATALOG).sources
-    assert set(deployments) == {deployment_name(s.name) for s in sources} | {RETENTION_DEPLOYMENT}
+    assert set(deployments) == {deployment_name(s.name) for s in sources} | {
+        RETENTION_DEPLOYMENT,
+        FRESHNESS_DEPLOYMENT,
+    }
     retention = deployments[RETENTION_DEPLOYMENT]
     assert [s.schedule.cron for s in retention.schedules] == [RETENTION_CRON]
     runs = croniter(RETENTION_CRON, datetime(2026, 1, 1, tzinfo=UTC))

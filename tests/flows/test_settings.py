@@ -59,6 +59,10 @@ def test_every_field_reads_its_prefixed_variable(monkeypatch: pytest.MonkeyPatch
         "LOCKGATE_LABEL_STUDIO_BIN": str(tmp_path / "label-studio"),
         "LOCKGATE_LABEL_STUDIO_PORT": "9001",
         "LOCKGATE_USER": "retention-bot",
+        "LOCKGATE_LINEAGE_NAMESPACE": "lockgate-prod",
+        "LOCKGATE_LINEAGE_URL": "http://127.0.0.1:5000",
+        "LOCKGATE_LINEAGE_API_KEY": "lineage-secret",
+        "LOCKGATE_DOCS_URL": "http://docs.internal:8765",
     }
     for name, value in values.items():
         monkeypatch.setenv(name, value)
@@ -72,6 +76,10 @@ def test_every_field_reads_its_prefixed_variable(monkeypatch: pytest.MonkeyPatch
     assert settings.label_studio_bin == str(tmp_path / "label-studio")
     assert settings.label_studio_port == 9001
     assert settings.user == "retention-bot"
+    assert settings.lineage_namespace == "lockgate-prod"
+    assert settings.lineage_url == "http://127.0.0.1:5000"
+    assert settings.lineage_api_key == SecretStr("lineage-secret")
+    assert settings.docs_url == "http://docs.internal:8765"
     assert {env_name(field) for field in Settings.model_fields if field not in {"keys", "postgres"}} == set(
         values
     )

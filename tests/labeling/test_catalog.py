@@ -13,7 +13,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "catalog"
 
 
 def test_example_catalog_counts() -> None:
-    assert check_catalog(EXAMPLES) == CatalogCheck(root=EXAMPLES, sources=3, contracts=3, plans=1)
+    assert check_catalog(EXAMPLES) == CatalogCheck(root=EXAMPLES, sources=3, contracts=3, plans=1, roles=3)
 
 
 def test_plan_mistakes_are_problems(catalog: Path) -> None:

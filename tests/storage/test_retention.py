@@ -17,7 +17,6 @@ from hypothesis import strategies as st
 
 from storage import audit, layout
 from storage.curated import delta_table, list_versions, publish, read_current
-from storage.docs import publish_docs
 from storage.errors import StorageError
 from storage.expired import index_entry, run_stamp
 from storage.local import LocalStore
@@ -63,6 +62,12 @@ def _site(folder: Path, text: str) -> Path:
     (site / "index.html").write_text(f"<html>{text}</html>")
     (site / "validations" / "v.html").write_text(f"<html>{text} details</html>")
     return site
+
+
+def publish_docs(store: ObjectStore, source: str, run_id: str, site: Path) -> None:
+    """Data Docs as lakes kept them before the single site: a folder per source and run."""
+    for path in sorted(p for p in site.rglob("*") if p.is_file()):
+        store.put_file(layout.docs_prefix(source, run_id) + path.relative_to(site).as_posix(), path)
 
 
 def _keys(store: ObjectStore) -> set[str]:

@@ -39,8 +39,9 @@ class Window:
 
 
 def _step_name(task_run: TaskRun) -> str:
-    """Task-run names are ``<task name>-<suffix>``: the step is the task's name."""
-    return task_run.name.rsplit("-", 1)[0]
+    """The task's name: a per-source step runs as ``<step>[<source>]``, other tasks as ``<task>-<suffix>``."""
+    name = task_run.name
+    return name.split("[", 1)[0] if name.endswith("]") else name.rsplit("-", 1)[0]
 
 
 def read_windows(flow_run_id: UUID | None, expected: int) -> list[Window]:

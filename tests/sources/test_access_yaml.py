@@ -1,0 +1,106 @@
+"""``access.yaml``: the example's roles resolve as documented, and mistakes are reported as
+file:line:column by the loader and by ``lockgate validate``, all of them in one pass."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from jsonschema import Draft202012Validator
+from ruamel.yaml import YAML
+from typer.testing import CliRunner
+
+from cli.app import app
+from contracts.errors import CatalogError
+from labeling.access import catalog_access
+from sources.access import Visibility, load_access
+from sources.catalog import load_catalog
+
+REPO = Path(__file__).resolve().parents[2]
+
+BROKEN = """\
+roles:
+  analyst:
+    sensitivity: [internal, secret]
+    columns: partly
+  auditor:
+    sensitivity: [internal]
+    datasets: [customers, orders]
+users:
+  anna: [analyst, owner]
+groups:
+  privacy_office:
+    members: [olga]
+    roles: [privacy_officer]
+"""
+
+
+def _problems(catalog: Path) -> list[str]:
+    with pytest.raises(CatalogError) as caught:
+        load_access(load_catalog(catalog))
+    return [str(p) for p in caught.value.problems]
+
+
+def test_the_example_roles_resolve_as_documented() -> None:
+    roles = {r.role: r for r in catalog_access(load_catalog(REPO / "examples" / "catalog")) or []}
+    assert sorted(roles) == ["analyst", "annotator", "privacy_officer"]
+    customers = {d.dataset: d for d in roles["analyst"].datasets}["customers"]
+    shown = {c.name: c.visibility for c in customers.columns}
+    assert shown["passport_number"] is Visibility.NONE and shown["email"] is Visibility.MASKED
+    officer = {d.dataset: d for d in roles["privacy_officer"].datasets}["customers"]
+    [decrypted] = [c for c in officer.columns if c.decrypt_key]
+    assert (decrypted.name, decrypted.decrypt_key) == ("passport_number", "default")
+    annotator = {d.dataset: d for d in roles["annotator"].datasets}
+    assert [d for d, a in annotator.items() if a.readable] == ["support_tickets"]
+    assert [c.name for c in annotator["support_tickets"].visible] == ["ticket_id", "subject", "body"]
+
+
+def test_model_errors_point_at_their_line_and_column(catalog: Path) -> None:
+    (catalog / "access.yaml").write_text(BROKEN, encoding="utf-8")
+    problems = _problems(catalog)
+    path = catalog / "access.yaml"
+    assert any(p.startswith(f"{path}:3:29: roles.analyst.sensitivity.1: ") for p in problems), problems
+    assert any(p.startswith(f"{path}:4:5: roles.analyst.columns") for p in problems), problems
+
+
+def test_unknown_roles_and_datasets_point_at_their_line_and_column(catalog: Path) -> None:
+    text = BROKEN.replace("[internal, secret]", "[internal]").replace("columns: partly", "columns: none")
+    (catalog / "access.yaml").write_text(text, encoding="utf-8")
+    path = catalog / "access.yaml"
+    assert _problems(catalog) == [
+        f"{path}:7:27: roles.auditor.datasets.1: no source 'orders' in this catalog; "
+        "it has: customers, stores, support_tickets",
+        f"{path}:9:19: users.anna.1: unknown role 'owner'; access.yaml defines: analyst, auditor",
+        f"{path}:13:13: groups.privacy_office.roles.0: unknown role 'privacy_officer'; "
+        "access.yaml defines: analyst, auditor",
+    ]
+
+
+def test_validate_reports_access_problems_with_the_rest(catalog: Path) -> None:
+    (catalog / "access.yaml").write_text(BROKEN, encoding="utf-8")
+    result = CliRunner().invoke(app, ["validate", "--catalog", str(catalog)], env={"COLUMNS": "200"})
+    assert result.exit_code != 0
+    assert f"{catalog / 'access.yaml'}:3:29: roles.analyst.sensitivity.1: " in result.output
+    assert f"{catalog / 'access.yaml'}:4:5: roles.analyst.columns: " in result.output
+    (catalog / "access.yaml").unlink()
+    assert CliRunner().invoke(app, ["validate", "--catalog", str(catalog)]).exit_code == 0
+
+
+def test_a_catalog_without_access_yaml_has_no_roles(catalog: Path) -> None:
+    (catalog / "access.yaml").unlink()
+    assert catalog_access(load_catalog(catalog)) is None
+
+
+def test_the_example_passes_the_editor_schema() -> None:
+    schema = json.loads((REPO / "schemas" / "access.schema.json").read_text(encoding="utf-8"))
+    path = REPO / "examples" / "catalog" / "access.yaml"
+    assert path.read_text(encoding="utf-8").splitlines()[0] == (
+        "# yaml-language-server: $schema=../../schemas/access.schema.json"
+    )
+    document = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
+    assert list(Draft202012Validator(schema).iter_errors(document)) == []
+    bad = YAML(typ="safe").load(BROKEN)
+    assert list(Draft202012Validator(schema).iter_errors(bad)), (
+        "the editor schema flags what the loader flags"
+    )
