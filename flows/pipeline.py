@@ -167,8 +167,15 @@ def read_task(batch: Batch, run: RunContext) -> Batch:
     error: str | None = None
     try:
         connector, names = batch.source.passport.connector, [f.name for f in batch.raw]
+        # Files this run landed were hashed as they were copied in; content reused from earlier runs is
+        # verified again as it is read.
+        landed_now = {f.key for f in batch.raw if f.reused_from is None}
         read = read_verified(
-            store, batch.raw, lambda paths: read_source(connector, paths, names, workdir=run.work), run.work
+            store,
+            batch.raw,
+            lambda paths: read_source(connector, paths, names, workdir=run.work),
+            run.work,
+            landed_now=landed_now,
         )
         batch.frame, batch.malformed = read.frame, read.malformed
         batch.rows_in = read.frame.height + len(read.malformed)

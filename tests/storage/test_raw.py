@@ -8,6 +8,7 @@ import pickle
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -30,7 +31,6 @@ from storage.raw import (
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from pathlib import Path
 
     from storage.store import ObjectStore
 
@@ -408,3 +408,20 @@ def test_a_landed_local_file_is_moved_in_not_left_behind(store: ObjectStore, inp
         with store.open_read(raw.key) as stream:
             assert stream.read() == source.read_bytes()
         assert source.exists()  # the source itself is never moved: only the private snapshot is
+
+
+def test_files_this_run_landed_are_not_hashed_again_but_earlier_landings_are(
+    store: ObjectStore, inputs: list[Path], overwrite: Callable[[str, bytes], None]
+) -> None:
+    """The landing's copy pass took the checksum; reading in the same run trusts it, and only it."""
+    earlier = land_raw(store, "people", "run-1", date(2026, 1, 2), inputs)
+    read = lambda paths: [p.read_bytes() for p in paths]  # noqa: E731
+    overwrite(earlier[0].key, b"tampered after its run")
+    landed_now = {f.key for f in earlier}
+    if all(Path(store.uri(f.key)).is_file() for f in earlier):  # a local lake reads in place, unhashed
+        assert read_verified(store, earlier, read, landed_now=landed_now)[0] == b"tampered after its run"
+    else:  # S3 hashes every object as it downloads: a changed object is caught all the same
+        with pytest.raises(RawChecksumMismatch):
+            read_verified(store, earlier, read, landed_now=landed_now)
+    with pytest.raises(RawChecksumMismatch, match=earlier[0].key):
+        read_verified(store, earlier, read, landed_now=set())
