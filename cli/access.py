@@ -44,7 +44,7 @@ def query(
     output: FormatOption = OutputFormat.TEXT,
 ) -> None:
     """Query as a role: its own datasets and columns only, in a locked read-only session; audited."""
-    from flows.access import query_as
+    from flows.role_session import query_as
     from flows.settings import current_settings
 
     with exit_on_failure():

@@ -29,12 +29,14 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
+from flows.access import refresh_roles
 from flows.errors import LabelingNotReady
 from flows.release import code_version
 from flows.reports import collect_markdown
 from flows.results import CollectResult, DispatchResult, PlanStatus
 from flows.runs import IO_RETRIES, IO_RETRY_DELAYS, current_run_id, new_run_id
 from flows.settings import Settings, current_settings
+from labeling.access import LABELS_COLUMNS
 from labeling.agreement import gold_accuracy
 from labeling.errors import StudioError
 from labeling.gate import Thresholds, decide
@@ -214,7 +216,7 @@ def pseudonymise(annotations: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _labels_frame(gate: GateResult, annotations: pl.DataFrame, plan: Plan) -> pl.DataFrame:
+def labels_frame(gate: GateResult, annotations: pl.DataFrame, plan: Plan) -> pl.DataFrame:
     """Accepted labels with their support, keyed like the dataset they label."""
     versions = annotations.group_by("item_id").agg(pl.col(VERSION).cast(pl.Int64, strict=False).max())
     return (
@@ -222,6 +224,7 @@ def _labels_frame(gate: GateResult, annotations: pl.DataFrame, plan: Plan) -> pl
         .join(versions, on="item_id", how="left")
         .rename({"item_id": plan.key, VERSION: "curated_version"})
         .with_columns(plan=pl.lit(plan.name), plan_version=pl.lit(plan.plan.version))
+        .select(plan.key, *LABELS_COLUMNS)
         .sort(plan.key)
     )
 
@@ -285,11 +288,15 @@ def review_task(plan: Plan, project_id: int, review: pl.DataFrame, studio_url: s
 def label_collect(
     catalog: str, lake: str = "lake", plans: list[str] | None = None, studio_url: str | None = None
 ) -> list[CollectResult]:
-    """Pull annotations, gate them by agreement, publish accepted labels, send disagreements to review."""
+    """Pull annotations, gate them by agreement, publish accepted labels, send disagreements to review.
+    New labels reach the roles that may read them: their outputs are rebuilt after a publish."""
     warehouse = current_settings().warehouse
     selected = select_plans(load_plans(load_catalog(Path(catalog))), plans or [])
     run_id = current_run_id()
-    return [_collect_one(plan, lake, studio_url, run_id, warehouse) for plan in selected]
+    results = [_collect_one(plan, lake, studio_url, run_id, warehouse) for plan in selected]
+    if any(result.published for result in results):
+        refresh_roles(catalog, lake, warehouse)  # each role's own copy (`flows.access`)
+    return results
 
 
 def _collect_one(
@@ -324,7 +331,7 @@ def _collect_one(
         gold=gold,
         notes=[*gate.notes, *gate.report.notes],
     )
-    labels = _labels_frame(gate, answered, plan)
+    labels = labels_frame(gate, answered, plan)
     if labels.height:
         report = {
             "plan": plan.name,

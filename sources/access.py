@@ -9,6 +9,12 @@ one-way, so "clear" there means the masked value. Raw and quarantined data are r
 `resolve_access` turns the policy into each role's datasets and columns; the flows build one physically
 separate output per role from that (see ``flows.access``), so what a role may not read is never where
 its session can reach it.
+
+Labels datasets (``labels_<dataset>``, published by the labeling flows) follow the dataset they label:
+a role that reads the dataset reads its labels, at the dataset's sensitivity, the row key shown as it is
+in the dataset (decrypted too, so joins match) and the labeling output by the grant's default. A
+``labeling`` grant reads what labeling plans send, and labels are not sent: annotators label on their
+own, without the verdicts of others.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from sources.catalog import parse_model
 from sources.passport import Sensitivity, Slug  # noqa: TC001 - pydantic needs them at run time
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
     from contracts.diagnostics import Problem
     from contracts.model import Property
@@ -131,6 +137,16 @@ class DatasetAccess:
 
 
 @dataclass(frozen=True)
+class LabelsDataset:
+    """A labels dataset the labeling flows publish: keyed like the dataset it labels, plus their output."""
+
+    name: str  # labels_<dataset>
+    dataset: str  # the source it labels
+    key: str  # the row key, a curated column of that source
+    columns: tuple[str, ...]  # the labeling output beside the key
+
+
+@dataclass(frozen=True)
 class RoleAccess:
     """Everything one role may read, and the users who hold it."""
 
@@ -199,19 +215,65 @@ def role_users(policy: AccessPolicy) -> dict[str, list[str]]:
 
 
 def resolve_access(
-    catalog: Catalog, policy: AccessPolicy, labeling: Mapping[str, set[str]] | None = None
+    catalog: Catalog,
+    policy: AccessPolicy,
+    labeling: Mapping[str, set[str]] | None = None,
+    labels: Sequence[LabelsDataset] = (),
 ) -> list[RoleAccess]:
-    """Each role's datasets and columns; `labeling` is dataset → the columns labeling plans send."""
+    """Each role's datasets and columns; `labeling` is dataset → the columns labeling plans send,
+    `labels` the labels datasets the plans publish (each listed right after the dataset it labels)."""
     users = role_users(policy)
     return [
         RoleAccess(
             role=role,
             description=grant.description,
             users=users[role],
-            datasets=[_dataset_access(source, grant, labeling or {}) for source in catalog.sources],
+            datasets=[
+                access
+                for source in catalog.sources
+                for access in _with_labels(source, grant, labeling or {}, labels)
+            ],
         )
         for role, grant in sorted(policy.roles.items())
     ]
+
+
+def _with_labels(
+    source: Source, grant: Grant, labeling: Mapping[str, set[str]], labels: Sequence[LabelsDataset]
+) -> list[DatasetAccess]:
+    access = _dataset_access(source, grant, labeling)
+    return [
+        access,
+        *(_labels_access(source, access, grant, of) for of in labels if of.dataset == source.name),
+    ]
+
+
+def _labels_access(
+    source: Source, access: DatasetAccess, grant: Grant, labels: LabelsDataset
+) -> DatasetAccess:
+    """The labels of a dataset as a role sees them: through the dataset's own access."""
+    pii = any(p.pii is not None for p in source.contract.columns if p.name == labels.key)
+    base = functools.partial(DatasetAccess, labels.name, access.sensitivity, pii)
+    if grant.labeling:
+        return base(
+            readable=False, reason="labels are not what labeling plans send: annotators label on their own"
+        )
+    if not access.readable:
+        return base(readable=False, reason=f"labels of {access.dataset}, denied: {access.reason}")
+    key = next((c for c in access.columns if c.name == labels.key), None)
+    columns = [
+        ColumnAccess(labels.key, key.visibility, f"as in {access.dataset}: {key.reason}", key.decrypt_key)
+        if key is not None
+        else ColumnAccess(labels.key, Visibility.NONE, f"not a curated column of {access.dataset}")
+    ]
+    output = Visibility.NONE if grant.columns is Visibility.NONE else Visibility.CLEAR
+    reason = f"the grant's default: {grant.columns.value}" + (
+        "; labels are not masked" if output is Visibility.CLEAR else ""
+    )
+    columns += [ColumnAccess(name, output, reason) for name in labels.columns]
+    if not any(c.visibility is not Visibility.NONE for c in columns):
+        return base(readable=False, reason="no column of it is visible", columns=columns)
+    return base(readable=True, reason=f"labels of {access.dataset}: {access.reason}", columns=columns)
 
 
 def _dataset_access(source: Source, grant: Grant, labeling: Mapping[str, set[str]]) -> DatasetAccess:
@@ -268,6 +330,7 @@ __all__ = [
     "DatasetAccess",
     "Grant",
     "Group",
+    "LabelsDataset",
     "RoleAccess",
     "Visibility",
     "load_access",

@@ -1,5 +1,6 @@
 """Role outputs of the example catalog: what analyst, privacy_officer and annotator can read, what they
-cannot, the audit entries both leave, and escape attempts through a role's DuckDB connection.
+cannot, the audit entries both leave, and escape attempts through a role's connection and, beneath it,
+the locked DuckDB session itself.
 
 The lake is published with the real pipeline pieces (read, conform, mask, publish) once per module; the
 roles are built from the example ``access.yaml`` as the ingest flow builds them after publishing.
@@ -18,12 +19,13 @@ import pytest
 from testkit import published_example
 from testkit.catalog_fixtures import HASH_KEY
 
-from flows.access import build_role_outputs, query_as, role_connection
+from flows.access import build_role_outputs
 from flows.catalog_changes import record_catalog_changes
+from flows.role_session import query_as, role_connection
 from sources.catalog import load_catalog
 from storage import audit, layout
 from storage.errors import AccessDenied, QueryError
-from storage.roles import iam_policy, read_manifest
+from storage.roles import connect_role, iam_policy, read_manifest
 from storage.store import open_store
 
 if TYPE_CHECKING:
@@ -229,6 +231,42 @@ def test_query_as_refuses_table_functions(lake: str, store: ObjectStore) -> None
         query_as(lake, "analyst", f"SELECT * FROM read_csv('{raw}')", user="anna")
 
 
+def test_each_query_through_a_role_connection_is_checked_and_audited(
+    world: tuple[Path, str], lake: str, store: ObjectStore
+) -> None:
+    before = len(audit.entries(store))
+    with role_connection(lake, "analyst", "anna") as con:
+        assert con.execute("SELECT count(*) FROM customers").fetchone() == (len(_source_rows(world[0])),)
+        frame = con.sql("SELECT s.store_id, c.email FROM stores s, customers c LIMIT 2").pl()
+        assert frame.columns == ["store_id", "email"]
+        with pytest.raises(
+            AccessDenied, match=r"column customers\.passport_number is hidden from role 'analyst'"
+        ):
+            con.query("SELECT passport_number FROM customers")
+    first, second, denied = audit.entries(store)[before:]
+    assert (first.action, first.actor, first.role, first.outcome) == ("query", "anna", "analyst", "ok")
+    assert (first.source, first.details["rows"], first.details["columns"]) == ("customers", 1, [])
+    assert second.details["datasets"] == ["customers", "stores"]
+    assert second.details["columns"] == ["customers.email", "stores.store_id"]
+    assert second.details["query_sha256"] != first.details["query_sha256"]
+    assert (denied.action, denied.outcome, denied.actor) == ("query.denied", "denied", "anna")
+    assert "passport_number" in denied.details["reason"]
+
+
+def test_a_role_connection_takes_values_as_parameters(lake: str, store: ObjectStore) -> None:
+    with role_connection(lake, "annotator", "ivan") as con:
+        [ticket] = con.execute("SELECT ticket_id FROM support_tickets ORDER BY 1 LIMIT 1").fetchone() or [
+            None
+        ]
+        result = con.execute("SELECT subject FROM support_tickets WHERE ticket_id = ?", [ticket])
+    assert len(result.fetchall()) == 1 and result.fetchone() is None
+    entry = _last(store)
+    assert str(ticket) not in str(entry.details) and entry.details["columns"] == [
+        "support_tickets.subject",
+        "support_tickets.ticket_id",
+    ]
+
+
 def _escapes(store: ObjectStore) -> list[str]:
     officer = read_manifest(store, "privacy_officer").datasets["customers"].key
     curated = next(k for k in store.list("curated/customers/") if k.endswith(".parquet"))
@@ -237,6 +275,7 @@ def _escapes(store: ObjectStore) -> list[str]:
         f"SELECT * FROM read_parquet('{store.uri(officer)}')",  # another role's decrypted copy
         f"SELECT * FROM read_parquet('{store.uri(curated)}')",  # the curated base table
         f"SELECT * FROM read_parquet('{store.uri('roles')}/**/*.parquet')",
+        f"SELECT * FROM '{store.uri(curated)}'",  # a file named as a table
         "SELECT * FROM read_text('/etc/passwd')",
         "ATTACH '/tmp/lockgate-attack.duckdb' AS other",
         "INSTALL httpfs",
@@ -248,10 +287,26 @@ def _escapes(store: ObjectStore) -> list[str]:
     ]
 
 
-def test_the_role_connection_reaches_its_own_data_and_nothing_else(
+def test_escapes_through_a_role_connection_are_denials_on_record(lake: str, store: ObjectStore) -> None:
+    attempts = _escapes(store)
+    before = len(audit.entries(store))
+    with role_connection(lake, "analyst", "anna") as con:
+        for attempt in attempts:
+            with pytest.raises(AccessDenied, match=r"only SELECT statements|table functions|files \("):
+                con.execute(attempt)
+    entries = audit.entries(store)[before:]
+    assert [(e.action, e.outcome, e.actor) for e in entries] == [("query.denied", "denied", "anna")] * len(
+        attempts
+    )
+    assert not Path("/tmp/lockgate-out.csv").exists()
+
+
+def test_the_locked_session_beneath_refuses_every_escape_on_its_own(
     world: tuple[Path, str], lake: str, store: ObjectStore
 ) -> None:
-    con = role_connection(lake, "analyst", "anna")
+    """Defence in depth: were the check to miss something, DuckDB's own locks still refuse it."""
+    manifest = read_manifest(store, "analyst")
+    con = connect_role(store, manifest, layout.role_database_path(lake, "analyst"))
     try:
         assert con.execute("SELECT count(*) FROM customers").fetchone() == (len(_source_rows(world[0])),)
         with pytest.raises(duckdb.Error, match='"passport_number" not found'):
@@ -262,11 +317,6 @@ def test_the_role_connection_reaches_its_own_data_and_nothing_else(
     finally:
         con.close()
     assert not Path("/tmp/lockgate-out.csv").exists()
-    entry = _last(store)
-    assert (entry.action, entry.details) == (
-        "query.session",
-        {"datasets": ["customers", "stores", "support_tickets"]},
-    )
 
 
 def test_query_errors_from_duckdb_are_query_errors_and_audited(lake: str, store: ObjectStore) -> None:
@@ -361,16 +411,22 @@ def test_on_s3_each_role_has_a_tagged_prefix_a_policy_and_a_locked_query(
     database.unlink()
     result = query_as(lake, "annotator", "SELECT ticket_id, subject FROM support_tickets", user="ivan")
     assert result.frame.height > 0 and database.is_file()
-    con = role_connection(lake, "annotator", "ivan")
-    try:
-        other = read_manifest(open_store(lake), "privacy_officer").datasets["customers"].key
-        for attempt in (f"SELECT * FROM read_parquet('s3://{bucket}/prod/{other}')", "SET s3_endpoint = 'x'"):
+    other = read_manifest(open_store(lake), "privacy_officer").datasets["customers"].key
+    attempts = (f"SELECT * FROM read_parquet('s3://{bucket}/prod/{other}')", "SET s3_endpoint = 'x'")
+    with role_connection(lake, "annotator", "ivan") as session:
+        for attempt in attempts:
+            with pytest.raises(AccessDenied):
+                session.execute(attempt)
+    entry = _last(open_store(lake))
+    assert (entry.action, entry.actor, entry.role) == ("query.denied", "ivan", "annotator")
+    store = open_store(lake)
+    con = connect_role(store, read_manifest(store, "annotator"), database)
+    try:  # and the session beneath refuses them on its own
+        for attempt in attempts:
             with pytest.raises(duckdb.Error, match=r"disabled by configuration|locked"):
                 con.execute(attempt)
     finally:
         con.close()
-    entry = _last(open_store(lake))
-    assert (entry.action, entry.actor, entry.role) == ("query.session", "ivan", "annotator")
 
 
 # --- the ingest flow's hooks ------------------------------------------------------------------------------
@@ -388,7 +444,11 @@ def test_an_ingest_run_builds_role_outputs_and_records_catalog_changes(
     store = open_store(lake)
     analyst = read_manifest(store, "analyst")
     assert sorted(analyst.datasets) == ["stores"]
-    assert analyst.denied == {"customers": "not published yet", "support_tickets": "not published yet"}
+    assert analyst.denied == {
+        "customers": "not published yet",
+        "support_tickets": "not published yet",
+        "labels_support_tickets": "not published yet",
+    }
     first = audit.entries(store, action="catalog.changed")
     assert len(first) == 7 and {(e.actor, e.details["change"]) for e in first} == {("ops", "added")}
 

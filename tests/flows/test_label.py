@@ -23,6 +23,7 @@ from flows.pipeline import ingest
 from labeling.server import TOKEN_ENV, URL_ENV
 from storage import layout
 from storage.curated import current_version, read_current
+from storage.roles import read_manifest
 from storage.store import open_store
 from storage.warehouse import query
 
@@ -178,6 +179,9 @@ def test_dispatch_collect_gate_publish_and_review(
     assert report["verdict"] == "accept" and report["agreement"]["annotators"] == 3
     warehouse = query(layout.warehouse_path(str(lake)), "SELECT count(*) AS n FROM labels_support_tickets")
     assert warehouse["n"][0] == 62
+    # The role outputs were rebuilt: analysts read the new labels, annotators label on their own.
+    assert read_manifest(store, "analyst").datasets["labels_support_tickets"].version == 0
+    assert "labels_support_tickets" in read_manifest(store, "annotator").denied
 
     # Disagreements went to the review project, each with the candidate labels as predictions.
     review = studio.find_project(f"{name} v1 — review")

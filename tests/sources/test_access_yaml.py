@@ -1,5 +1,6 @@
-"""``access.yaml``: the example's roles resolve as documented, and mistakes are reported as
-file:line:column by the loader and by ``lockgate validate``, all of them in one pass."""
+"""``access.yaml``: the example's roles resolve as documented, labels datasets follow the dataset they
+label, and mistakes are reported as file:line:column by the loader and by ``lockgate validate``, all of
+them in one pass."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typer.testing import CliRunner
 
 from cli.app import app
 from contracts.errors import CatalogError
-from labeling.access import catalog_access
+from labeling.access import LABELS_COLUMNS, catalog_access
 from sources.access import Visibility, load_access
 from sources.catalog import load_catalog
 
@@ -54,6 +55,50 @@ def test_the_example_roles_resolve_as_documented() -> None:
     annotator = {d.dataset: d for d in roles["annotator"].datasets}
     assert [d for d, a in annotator.items() if a.readable] == ["support_tickets"]
     assert [c.name for c in annotator["support_tickets"].visible] == ["ticket_id", "subject", "body"]
+
+
+LABELS_POLICY = """\
+roles:
+  reader:
+    sensitivity: [public, internal, confidential, restricted]
+  keys_only:
+    sensitivity: [confidential]
+    columns: none
+    classification: {internal: clear}
+  customers_only:
+    sensitivity: [public, internal, confidential, restricted]
+    datasets: [customers]
+  labeler:
+    sensitivity: [confidential]
+    labeling: true
+"""
+
+
+def test_labels_datasets_follow_the_dataset_they_label(catalog: Path) -> None:
+    (catalog / "access.yaml").write_text(LABELS_POLICY, encoding="utf-8")
+    roles = {r.role: r.datasets for r in catalog_access(load_catalog(catalog)) or []}
+    names = [d.dataset for d in roles["reader"]]
+    assert names[names.index("support_tickets") + 1] == "labels_support_tickets"
+    labels = {
+        role: {d.dataset: d for d in datasets}["labels_support_tickets"] for role, datasets in roles.items()
+    }
+
+    reader = labels["reader"]
+    assert (reader.readable, reader.sensitivity) == (True, "confidential")
+    assert [c.name for c in reader.columns] == ["ticket_id", *LABELS_COLUMNS]
+    assert all(c.visibility is Visibility.CLEAR for c in reader.columns)
+    assert reader.columns[0].reason.startswith("as in support_tickets: the grant's default: masked")
+
+    keys_only = labels["keys_only"]  # the key shown as in the dataset; the labeling output by the default
+    assert keys_only.readable and [c.name for c in keys_only.visible] == ["ticket_id"]
+    assert keys_only.columns[0].reason.startswith("as in support_tickets: classification internal: clear")
+
+    assert not labels["customers_only"].readable
+    assert (
+        labels["customers_only"].reason == "labels of support_tickets, denied: not among the role's datasets"
+    )
+    assert not labels["labeler"].readable
+    assert labels["labeler"].reason.startswith("labels are not what labeling plans send")
 
 
 def test_model_errors_point_at_their_line_and_column(catalog: Path) -> None:
