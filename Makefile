@@ -30,12 +30,13 @@ export UV_PYTHON := $(PYTHON)
 export UV_PYTHON_DOWNLOADS := never
 export LOCKGATE_LABEL_STUDIO_BIN ?= $(abspath $(LS_VENV))/bin/label-studio
 
-.PHONY: help install label-studio-env label-studio demo test lint fmt schemas catalog clean
+.PHONY: help install label-studio-env label-studio demo test screenshots lint fmt schemas catalog clean
 
 help:
 	@echo "make demo   — install and run the example catalog end to end"
 	@echo "make test   — install and run lint plus the whole test suite"
 	@echo "make label-studio — run a local Label Studio server for annotators (Ctrl-C stops it)"
+	@echo "make screenshots — refresh the README's Prefect UI screenshots (docs/screenshots/)"
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -106,6 +107,13 @@ test: lint label-studio-env $(TOOLS)/.chromium
 	$(RUN) pytest $(TEST_PART_1)
 	$(RUN) pytest $(TEST_PART_2)
 	$(RUN) pytest tests $(addprefix --ignore=,$(TEST_PART_1) $(TEST_PART_2))
+
+# The README's Prefect UI screenshots, taken by the test that deploys the example catalog to a Prefect
+# server on PostgreSQL (127.0.0.1:5432) and has a process worker run it; it reports its stages' times.
+SCREENSHOT_TEST := tests/flows/test_prefect_server_postgres.py
+
+screenshots: install $(TOOLS)/.chromium
+	LOCKGATE_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(RUN) pytest $(SCREENSHOT_TEST) --durations=3
 
 fmt: install
 	$(RUN) ruff format .

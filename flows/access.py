@@ -157,7 +157,13 @@ def _build_dataset(
 # --- hooks of the ingest flow --------------------------------------------------------------------------
 
 
-@task(name="role-outputs", retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAYS, cache_policy=NO_CACHE)
+@task(
+    name="role-outputs",
+    task_run_name="role-outputs",  # one per run, catalog-wide: no random suffix in the Prefect UI
+    retries=IO_RETRIES,
+    retry_delay_seconds=IO_RETRY_DELAYS,
+    cache_policy=NO_CACHE,
+)
 def role_outputs_task(catalog: str, lake: str, warehouse: str | None = None) -> list[RoleBuild]:
     """Bring every role's output in line with the current curated versions and ``access.yaml``."""
     builds = build_role_outputs(Path(catalog), lake, warehouse=warehouse)

@@ -427,7 +427,13 @@ def publish_task(batch: Batch, run: RunContext) -> Batch:
     return batch
 
 
-@task(name="register", retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAYS, cache_policy=NO_CACHE)
+@task(
+    name="register",
+    task_run_name="register",  # one per run, catalog-wide: no random suffix in the Prefect UI
+    retries=IO_RETRIES,
+    retry_delay_seconds=IO_RETRY_DELAYS,
+    cache_policy=NO_CACHE,
+)
 def register_task(lake: str, source_names: list[str], warehouse_file: str | None = None) -> str:
     """Point one DuckDB view per dataset at its current curated version, verified first (`warehouse_file`:
     the ``LOCKGATE_WAREHOUSE`` setting, for an S3 lake)."""
