@@ -39,9 +39,10 @@ class Window:
 
 
 def _step_name(task_run: TaskRun) -> str:
-    """The task's name: a per-source step runs as ``<step>[<source>]``, other tasks as ``<task>-<suffix>``."""
+    """The task's name: a per-source step runs as ``<step>[<source>]``, a catalog-wide one under its own
+    name (``register``, ``role-outputs``)."""
     name = task_run.name
-    return name.split("[", 1)[0] if name.endswith("]") else name.rsplit("-", 1)[0]
+    return name.split("[", 1)[0] if name.endswith("]") else name
 
 
 def read_windows(flow_run_id: UUID | None, expected: int) -> list[Window]:
