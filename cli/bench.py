@@ -7,14 +7,19 @@ Lockgate without the checkout's dev dependencies says so in one line instead of 
 
 from __future__ import annotations
 
-import json
-from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.text import Text
+
+from cli.options import FormatOption  # noqa: TC001 - typer resolves the annotation at run time
+from cli.output import OutputFormat, err, write
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    from rich.console import RenderableType
 
 # The benchmark's own defaults (`lockgate_bench.runner`), repeated so that `lockgate --help` does not
 # import it; a test keeps the two equal.
@@ -30,13 +35,6 @@ NOT_INSTALLED = (
 )
 
 
-class BenchFormat(StrEnum):
-    """``--format``: a table for people, or the figures as one JSON document for tools."""
-
-    TEXT = "text"
-    JSON = "json"
-
-
 def bench(
     rows: Annotated[
         int | None,
@@ -47,9 +45,7 @@ def bench(
             f"(default {DEFAULT_SOURCE_ROWS:,}).",
         ),
     ] = None,
-    output: Annotated[
-        BenchFormat, typer.Option("--format", help="text (a table) or json.")
-    ] = BenchFormat.TEXT,
+    output: FormatOption = OutputFormat.TEXT,
     workdir: Annotated[
         Path | None,
         typer.Option(
@@ -80,11 +76,8 @@ def bench(
     With --sources N, one run of the ingest flow over N sources of --rows rows each instead. Needs the
     source checkout.
     """
-    err = Console(stderr=True, soft_wrap=True)
     try:
         from lockgate_bench.errors import BenchDataError, BenchError
-        from lockgate_bench.report import footnote, tables
-        from lockgate_bench.report_sources import sources_footnote, sources_tables
         from lockgate_bench.runner import run_benchmark, run_sources
     except ModuleNotFoundError as exc:
         if (exc.name or "").partition(".")[0] != "lockgate_bench":
@@ -120,10 +113,16 @@ def bench(
         # The message ends with a child's stderr, which may hold brackets: never read it as markup.
         err.print(Text(f"bench failed: {exc}", style="red"))
         raise typer.Exit(EXIT_FAILED) from exc
-    if output is BenchFormat.JSON:
-        typer.echo(json.dumps(result, indent=2))
-        return
-    console = Console(soft_wrap=True)
-    for part in sources_tables(result) if sources is not None else tables(result):
-        console.print(part)
-    console.print(Text(sources_footnote(result) if sources is not None else footnote(result)))
+    write(result, _figures_for(sources is not None), output)  # csv: one row, nested figures as JSON
+
+
+def _figures_for(many_sources: bool) -> Callable[[dict[str, Any]], Iterator[RenderableType]]:
+    """The text rendering of a benchmark result: its tables, then the footnote saying how it was measured."""
+    from lockgate_bench.report import footnote, tables
+    from lockgate_bench.report_sources import sources_footnote, sources_tables
+
+    def render(result: dict[str, Any]) -> Iterator[RenderableType]:
+        yield from sources_tables(result) if many_sources else tables(result)
+        yield Text(sources_footnote(result) if many_sources else footnote(result))
+
+    return render

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -25,7 +26,44 @@ LakeOption = Annotated[
         envvar="LOCKGATE_LAKE",
     ),
 ]
+
+
+def _table_is_text(value: OutputFormat) -> OutputFormat:
+    return OutputFormat.TEXT if value is OutputFormat.TABLE else value
+
+
 FormatOption = Annotated[
     OutputFormat,
-    typer.Option("--format", help="text (tables for people), json (for tools) or csv (for sheets)."),
+    typer.Option(
+        "--format",
+        help="text or table (tables for people), json (for tools) or csv (for sheets).",
+        callback=_table_is_text,
+    ),
+]
+
+
+class TaskRunner(StrEnum):
+    """Where the per-file work of a source with several files runs (`flows.partitions`)."""
+
+    THREAD = "thread"
+    DASK = "dask"
+
+
+TaskRunnerOption = Annotated[
+    TaskRunner,
+    typer.Option(
+        "--task-runner",
+        help="Where sources with several files are read file by file (and on Dask masked in slices): "
+        "thread (threads of this process) or dask (the scheduler LOCKGATE_DASK_ADDRESS names, else a "
+        "local cluster).",
+    ),
+]
+DaskWorkersOption = Annotated[
+    int | None,
+    typer.Option(
+        "--dask-workers",
+        min=1,
+        help="Worker processes of the local Dask cluster (default: one per core); with "
+        "LOCKGATE_DASK_ADDRESS the cluster's own workers are used.",
+    ),
 ]

@@ -40,6 +40,7 @@ class OutputFormat(StrEnum):
     TEXT = "text"
     JSON = "json"
     CSV = "csv"
+    TABLE = "table"  # another name for text, read as TEXT by the option (`cli.options.FormatOption`)
 
 
 @runtime_checkable

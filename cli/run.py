@@ -13,7 +13,16 @@ from rich.text import Text
 
 from cli.errors import EXIT_FAILED, EXIT_INVALID, exit_on_failure
 from cli.flow_runner import run_flow
-from cli.options import DEFAULT_CATALOG, DEFAULT_LAKE, CatalogOption, FormatOption, LakeOption
+from cli.options import (
+    DEFAULT_CATALOG,
+    DEFAULT_LAKE,
+    CatalogOption,
+    DaskWorkersOption,
+    FormatOption,
+    LakeOption,
+    TaskRunner,
+    TaskRunnerOption,
+)
 from cli.output import OutputFormat, console, write
 
 if TYPE_CHECKING:
@@ -54,13 +63,16 @@ def run(
         list[str] | None, typer.Option("--source", "-s", help="Only this source (repeatable).")
     ] = None,
     output: FormatOption = OutputFormat.TEXT,
+    task_runner: TaskRunnerOption = TaskRunner.THREAD,
+    dask_workers: DaskWorkersOption = None,
 ) -> None:
     """Run the ingest flow: land raw, validate, mask, publish curated versions, register views.
 
     Exits 0 when every source published, 1 when some source stopped or failed (the summary still
     shows the whole run). Ctrl-C (SIGINT) or SIGTERM stops it at the next step boundary: the summary
     shows what was done, and the exit code is 130 or 143. --format json prints the run as one
-    document, csv one row per source.
+    document, csv one row per source. --task-runner dask sends the per-file work of sources with
+    several files to Dask workers; a scheduler that cannot be reached exits 1, naming its address.
     """
     from flows.errors import Interrupted, RunFailed
     from flows.pipeline import ingest
@@ -74,6 +86,8 @@ def run(
                 catalog=str(catalog),
                 lake=lake,
                 sources=source or [],
+                task_runner=task_runner.value,
+                dask_workers=dask_workers,
             )
     except RunFailed as failed:  # some source did not publish: show the whole run, then exit 1
         _write_run(failed.run, output)

@@ -102,3 +102,8 @@ class SubjectNotFound(LockgateError):  # noqa: N818 - reads as what was found
 class WorkPoolError(LockgateError, LookupError):
     """The Prefect work pool named for ``lockgate deploy`` is missing or cannot be looked up; the
     message names it and says how to create it."""
+
+
+class DaskUnavailable(LockgateError):  # noqa: N818 - reads as what the run found
+    """``--task-runner dask`` could not get its workers: the scheduler the setting names does not answer,
+    or a local cluster could not start; the message names the address."""

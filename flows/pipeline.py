@@ -1,7 +1,8 @@
 """The ingest flow: land raw → read → validate → mask → PII gate → profile → publish per source, then
 register.
 
-Each step is one Prefect task so the UI shows where a source stopped; I/O steps retry with backoff.
+Each step is one Prefect task so the UI shows where a source stopped; I/O steps retry with backoff. A
+source of several files reads them (and, on Dask, masks its rows) in partitions (`flows.partitions`).
 Every step takes a source's `Batch` and the run's `RunContext` and returns the batch, so the flow
 iterates `STEPS`: a new step is one task and one entry in that list.
 The flow holds no business logic: it calls `sources`, `contracts` and `storage` and records what
@@ -12,14 +13,16 @@ never start while the other sources go on. SIGINT and SIGTERM stop the run at th
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from prefect import Task, flow, get_run_logger, task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.states import Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from contracts.conform import conform
@@ -35,11 +38,12 @@ from contracts.suppression import drop_suppressed
 from contracts.validation import ValidationReport, validate
 from flows.access import note_catalog_changes, refresh_role_outputs
 from flows.docs import docs_hint, docs_link
-from flows.errors import StopLine
+from flows.errors import DaskUnavailable, StopLine
 from flows.history import record_source_run
 from flows.interrupts import run_in_steps, stop_on_signals, stop_signal
 from flows.lineage import start_lineage
 from flows.outcome import final_state, run_summary
+from flows.partitions import open_partitions
 from flows.release import release_parts
 from flows.reports import run_table, source_markdown
 from flows.results import DriftLine, ExpectationLine, RunResult, SourceResult, SourceStatus
@@ -67,6 +71,7 @@ if TYPE_CHECKING:
     from prefect.futures import PrefectFuture
     from pydantic import SecretStr
 
+    from flows.partitions import Partitions
     from storage.curated import Mode
     from storage.raw import RawFile
 
@@ -109,6 +114,9 @@ class RunContext:
     keys: dict[str, bytes] = field(default_factory=dict, repr=False)
     postgres: Mapping[str, SecretStr] = field(default_factory=dict, repr=False)
     work: Path | None = None  # the run's private working folder in the lake (see storage.workdir)
+    # The runner a source of several files maps its per-file work over (`flows.partitions`); None: every
+    # source is read and masked in one task.
+    partitions: Partitions | None = field(default=None, repr=False, compare=False)
 
 
 def _has_pii(source: Source) -> bool:
@@ -170,13 +178,16 @@ def read_task(batch: Batch, run: RunContext) -> Batch:
         # Files this run landed were hashed as they were copied in; content reused from earlier runs is
         # verified again as it is read.
         landed_now = {f.key for f in batch.raw if f.reused_from is None}
-        read = read_verified(
-            store,
-            batch.raw,
-            lambda paths: read_source(connector, paths, names, workdir=run.work),
-            run.work,
-            landed_now=landed_now,
-        )
+        if run.partitions is not None and len(batch.raw) > 1:  # a file per task, stacked in file order
+            read = run.partitions.read(batch.source, batch.raw, run.lake, run.work, landed_now=landed_now)
+        else:
+            read = read_verified(
+                store,
+                batch.raw,
+                lambda paths: read_source(connector, paths, names, workdir=run.work),
+                run.work,
+                landed_now=landed_now,
+            )
         batch.frame, batch.malformed = read.frame, read.malformed
         batch.rows_in = read.frame.height + len(read.malformed)
         batch.read_notes = _read_notes(batch.source, read.files_without_rows, read.malformed)
@@ -309,7 +320,11 @@ def mask_task(batch: Batch, run: RunContext) -> Batch:
     if batch.empty:
         return batch
     assert batch.frame is not None
-    result = mask(batch.frame, batch.source.contract, run.keys)
+    parts = run.partitions.mask_parts(len(batch.raw)) if run.partitions is not None else 1
+    if run.partitions is not None and parts > 1:  # slices of the rows, masked on Dask workers
+        result = run.partitions.mask(batch.source, batch.frame, run.keys, parts)
+    else:
+        result = mask(batch.frame, batch.source.contract, run.keys)
     batch.frame = result.frame
     batch.masked_columns = {
         column: f"{rule}:{result.key_ids[column]}" if column in result.key_ids else rule
@@ -536,14 +551,22 @@ def _source_result(
     flow_run_name=new_run_id,  # the run id: the Prefect UI and the lake name a run alike
     task_runner=ThreadPoolTaskRunner(max_workers=4),  # type: ignore[arg-type]
 )
-def ingest(catalog: str, lake: str = "lake", sources: list[str] | None = None) -> RunResult:
+def ingest(
+    catalog: str,
+    lake: str = "lake",
+    sources: list[str] | None = None,
+    task_runner: Literal["thread", "dask"] = "thread",
+    dask_workers: int | None = None,
+) -> RunResult:
     """Ingest a catalog's sources (all, or the named ones) into the lake and refresh the warehouse.
 
     Parameters are plain strings so the same flow runs from the CLI, a schedule or a deployment;
     keys, connection strings and the warehouse file come from the settings in force (`use_settings`,
     else the environment), never from parameters, which Prefect stores. Masking keys are resolved
     before any data moves: a missing key fails the run up front instead of leaving half the sources
-    published.
+    published. `task_runner` runs the per-file work of sources with several files on threads or on Dask
+    workers (`flows.partitions`; the scheduler is the ``LOCKGATE_DASK_ADDRESS`` setting, else a local
+    cluster of `dask_workers` processes); a Dask cluster that cannot be reached fails the run up front too.
     """
     settings = current_settings()
     loaded = load_catalog(Path(catalog), check=check_contract)
@@ -559,9 +582,18 @@ def ingest(catalog: str, lake: str = "lake", sources: list[str] | None = None) -
             len(leftovers.temp_files),
             leftovers.bytes,
         )
-    with open_workdir(work_root(lake), "run") as work:
+    with open_workdir(work_root(lake), "run") as work, contextlib.ExitStack() as stack:
+        try:
+            partitions = stack.enter_context(
+                open_partitions(
+                    task_runner, address=settings.dask_address, workers=dask_workers, work=work.path
+                )
+            )
+        except DaskUnavailable as exc:  # a state, not a raise: the message is the whole story, no traceback
+            return cast("RunResult", Failed(message=str(exc), data=exc))
         # A state (`flows.outcome`): Prefect ends the run in it and gives callers its data or its error.
-        state = _ingest_sources(selected, lake, [s.name for s in loaded.sources], settings, work.path)
+        names = [s.name for s in loaded.sources]
+        state = _ingest_sources(selected, lake, names, settings, work.path, partitions)
     return cast("RunResult", state)
 
 
@@ -571,6 +603,7 @@ def _ingest_sources(
     all_source_names: list[str],
     settings: Settings,
     work: Path | None = None,
+    partitions: Partitions | None = None,
 ) -> State[RunResult]:
     run_id = current_run_id()
     needed = sorted(set().union(*(required_keys(s.contract) for s in sources)))
@@ -582,7 +615,9 @@ def _ingest_sources(
         lake,
         ", ".join(f"{name}={key_id(key)}" for name, key in keys.items()) or "none",
     )
-    context = RunContext(lake=lake, run_id=run_id, keys=keys, postgres=settings.postgres, work=work)
+    context = RunContext(
+        lake=lake, run_id=run_id, keys=keys, postgres=settings.postgres, work=work, partitions=partitions
+    )
     batches = [Batch(source=source, run_id=run_id, raw=[]) for source in sources]
     with stop_on_signals():  # over Prefect's SIGTERM bridge, which would crash the run mid-step
         lineage = start_lineage(settings, lake, run_id, sources)  # OpenLineage START per source

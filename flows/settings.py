@@ -134,6 +134,11 @@ class Settings(BaseSettings):
         description="Where 'lockgate docs serve' (or another server of the lake's docs/_site/) is reached; "
         "run links to Data Docs start with it (default http://127.0.0.1:8765).",
     )
+    dask_address: str | None = Field(
+        None,
+        description="Dask scheduler that 'lockgate run --task-runner dask' sends partition work to "
+        "(tls://host:8786); without it, a local cluster of this machine's cores.",
+    )
     keys: dict[str, SecretStr] = Field(default_factory=dict, description="Masking keys by name.")
     postgres: dict[str, SecretStr] = Field(
         default_factory=dict, description="PostgreSQL connection strings by connection name."

@@ -14,7 +14,7 @@ import csv
 import json
 import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import IO, TYPE_CHECKING, Literal
 
 import polars as pl
@@ -31,6 +31,8 @@ from sources.passport import (
 from sources.records import RaggedRecord, ragged_records
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from sources.passport import Connector, S3Format
 
 CHUNK_BYTES = 1024 * 1024
@@ -126,14 +128,25 @@ def read_source(
     if not paths:
         raise ValueError("read_frame needs at least one file")
     names = labels if labels is not None else [str(path) for path in paths]
-    frames: list[pl.DataFrame] = []
-    malformed: list[MalformedRecord] = []
-    for path, name in zip(paths, names, strict=True):
-        frame, ragged = _read_one(spec, path, workdir)
-        frames.append(frame)
-        malformed += [MalformedRecord(name, r.line, r.fields, frame.width, r.values) for r in ragged]
-    empty = [name for name, frame in zip(names, frames, strict=True) if frame.height == 0]
-    return SourceFrame(_concat(spec, paths, frames), malformed, empty)
+    parts = [read_file(spec, path, name, workdir=workdir) for path, name in zip(paths, names, strict=True)]
+    return combine_reads(spec, parts, paths)
+
+
+def read_file(spec: Connector, path: Path, label: str, *, workdir: Path | None = None) -> SourceFrame:
+    """One file of a source as `read_source` reads it, named `label`: a partition of a multi-file source,
+    which `combine_reads` joins back into what `read_source` returns for all of them."""
+    frame, ragged = _read_one(spec, path, workdir)
+    malformed = [MalformedRecord(label, r.line, r.fields, frame.width, r.values) for r in ragged]
+    return SourceFrame(frame, malformed, [label] if frame.height == 0 else [])
+
+
+def combine_reads(spec: Connector, parts: Sequence[SourceFrame], files: Sequence[Path | str]) -> SourceFrame:
+    """The files' `read_file` results, in file order, as one: frames stacked after checking each has the
+    first file's columns (errors name `files`), malformed records and empty files listed in that order."""
+    frames = [part.frame for part in parts]
+    malformed = [record for part in parts for record in part.malformed]
+    empty = [name for part in parts for name in part.files_without_rows]
+    return SourceFrame(_concat(spec, files, frames), malformed, empty)
 
 
 def _read_one(
@@ -166,11 +179,12 @@ def _file_format(spec: Connector) -> S3Format:
     raise TypeError(f"unsupported connector kind: {type(spec).__name__}")
 
 
-def _concat(spec: Connector, paths: list[Path], frames: list[pl.DataFrame]) -> pl.DataFrame:
+def _concat(spec: Connector, paths: Sequence[Path | str], frames: list[pl.DataFrame]) -> pl.DataFrame:
     """Stack frames of several files, after checking that each has the first file's columns."""
     first = frames[0]
     if len(frames) == 1:
         return first
+    first_name = PurePath(str(paths[0])).name
     aligned = [first]
     for path, frame in zip(paths[1:], frames[1:], strict=True):
         missing = [c for c in first.columns if c not in frame.columns]
@@ -179,7 +193,7 @@ def _concat(spec: Connector, paths: list[Path], frames: list[pl.DataFrame]) -> p
             parts = [f"missing {', '.join(missing)}"] if missing else []
             if extra:
                 parts.append(f"unexpected {', '.join(extra)}")
-            raise SourceReadError(path, None, f"columns differ from {paths[0].name}: {'; '.join(parts)}")
+            raise SourceReadError(path, None, f"columns differ from {first_name}: {'; '.join(parts)}")
         aligned.append(frame.select(first.columns))
     # NDJSON types are inferred per file (a column that is all null in one file is Null there), so
     # its files may widen to a common type; CSV is all strings and Parquet types are declared.
@@ -194,7 +208,7 @@ def _concat(spec: Connector, paths: list[Path], frames: list[pl.DataFrame]) -> p
         differing = [c for c in first.columns if frame.schema[c] != first.schema[c]]
         if differing:
             raise SourceReadError(
-                path, None, f"column types differ from {paths[0].name}: {', '.join(differing)}"
+                path, None, f"column types differ from {first_name}: {', '.join(differing)}"
             )
     raise SourceReadError(paths[0], None, "files could not be combined")
 

@@ -73,6 +73,7 @@ def test_defaults_as_a_table() -> None:
         "LOCKGATE_LINEAGE_URL": (NOT_SET, "default"),
         "LOCKGATE_LINEAGE_API_KEY": (NOT_SET, "default"),
         "LOCKGATE_DOCS_URL": (NOT_SET, "default"),
+        "LOCKGATE_DASK_ADDRESS": (NOT_SET, "default"),
         "LOCKGATE_KEY_<NAME>": (NOT_SET, "default"),
         "LOCKGATE_PG_<NAME>": (NOT_SET, "default"),
     }

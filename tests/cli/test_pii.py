@@ -38,6 +38,10 @@ def test_pii_scan_command(tmp_path: Path) -> None:
     unknown = CliRunner().invoke(app, ["pii", "scan", str(data.with_suffix(".xlsx"))])
     assert unknown.exit_code == 2
 
+    table = CliRunner().invoke(app, ["pii", "scan", str(data), "--format", "table"], env={"COLUMNS": "200"})
+    assert table.exit_code == 0, table.output
+    assert table.output == CliRunner().invoke(app, ["pii", "scan", str(data)], env={"COLUMNS": "200"}).output
+
 
 def test_pii_scan_reads_every_row_unless_asked_to_sample(tmp_path: Path) -> None:
     """One e-mail among 50,000 rows is found: the scan reads every row by default."""

@@ -63,6 +63,7 @@ def test_every_field_reads_its_prefixed_variable(monkeypatch: pytest.MonkeyPatch
         "LOCKGATE_LINEAGE_URL": "http://127.0.0.1:5000",
         "LOCKGATE_LINEAGE_API_KEY": "lineage-secret",
         "LOCKGATE_DOCS_URL": "http://docs.internal:8765",
+        "LOCKGATE_DASK_ADDRESS": "tls://dask.internal:8786",
     }
     for name, value in values.items():
         monkeypatch.setenv(name, value)
@@ -80,6 +81,7 @@ def test_every_field_reads_its_prefixed_variable(monkeypatch: pytest.MonkeyPatch
     assert settings.lineage_url == "http://127.0.0.1:5000"
     assert settings.lineage_api_key == SecretStr("lineage-secret")
     assert settings.docs_url == "http://docs.internal:8765"
+    assert settings.dask_address == "tls://dask.internal:8786"
     assert {env_name(field) for field in Settings.model_fields if field not in {"keys", "postgres"}} == set(
         values
     )
