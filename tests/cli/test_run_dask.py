@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -20,6 +19,7 @@ import pytest
 from prefect.settings import PREFECT_API_URL
 from testkit.catalog_fixtures import HASH_KEY, REPO
 from testkit.partitioned_catalog import split_customers
+from testkit.prefect_server import free_port
 
 from cli.errors import EXIT_FAILED
 
@@ -52,18 +52,11 @@ def _lockgate(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[st
     )
 
 
-def _closed_port() -> int:
-    """A local port nothing listens on (bound, then released): connecting to it is refused."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_an_unreachable_scheduler_exits_1_naming_its_address(
     catalog: Path, tmp_path: Path, prefect_api: None
 ) -> None:
     split_customers(catalog, FILES)
-    address = f"tcp://127.0.0.1:{_closed_port()}"
+    address = f"tcp://127.0.0.1:{free_port()}"  # bound, then released: connecting is refused
     lake = tmp_path / "lake"
     done = _lockgate(
         "run", "--catalog", str(catalog), "--lake", str(lake), "--task-runner", "dask",

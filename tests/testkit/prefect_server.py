@@ -29,6 +29,8 @@ LOG_TAIL = 4000
 
 
 def free_port() -> int:
+    """A local port nothing listens on now (bound, then released), for a server to take or a client to
+    be refused on."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
