@@ -23,6 +23,7 @@ from contracts.keys import key_id, resolve_key
 from flows.catalog_changes import record_catalog_changes
 from flows.runs import IO_RETRIES, IO_RETRY_DELAYS, current_run_id
 from flows.settings import current_settings
+from flows.tags import TASK_RUN_TAGS
 from labeling.access import catalog_access
 from sources.access import Visibility
 from sources.catalog import load_catalog
@@ -160,6 +161,7 @@ def _build_dataset(
 @task(
     name="role-outputs",
     task_run_name="role-outputs",  # one per run, catalog-wide: no random suffix in the Prefect UI
+    tags=TASK_RUN_TAGS,
     retries=IO_RETRIES,
     retry_delay_seconds=IO_RETRY_DELAYS,
     cache_policy=NO_CACHE,

@@ -49,7 +49,7 @@ from flows.reports import run_table, source_markdown
 from flows.results import DriftLine, ExpectationLine, RunResult, SourceResult, SourceStatus
 from flows.runs import IO_RETRIES, IO_RETRY_DELAYS, current_run_id, new_run_id
 from flows.settings import Settings, current_settings
-from flows.tags import source_tags, tag_flow_run
+from flows.tags import TASK_RUN_TAGS, tag_flow_run
 from sources.catalog import Source, load_catalog
 from sources.connectors import MalformedRecord, read_source
 from sources.extract import extract
@@ -445,6 +445,7 @@ def publish_task(batch: Batch, run: RunContext) -> Batch:
 @task(
     name="register",
     task_run_name="register",  # one per run, catalog-wide: no random suffix in the Prefect UI
+    tags=TASK_RUN_TAGS,
     retries=IO_RETRIES,
     retry_delay_seconds=IO_RETRY_DELAYS,
     cache_policy=NO_CACHE,
@@ -625,7 +626,7 @@ def _ingest_sources(
             STEPS,
             batches,
             lambda batch: batch.source.name,
-            tags=lambda batch: source_tags(batch.source),  # each source's task runs carry its passport's
+            tags=lambda _: TASK_RUN_TAGS,  # one set for every task run (`flows.tags`); the name says whose
             run=context,
         )
 

@@ -94,6 +94,8 @@ def test_text_output_has_the_paths_and_the_steps_tables(
     out = result.stdout
     assert f"lockgate bench: {ROWS:,} rows" in out and "(c) lockgate pipeline" in out
     assert f"pipeline steps at {ROWS:,} rows" in out
+    assert "[green]" not in out and "[red]" not in out and "[dim]" not in out  # styles, never markup
+    assert " met" in out  # each target is marked
     for step in figures["steps"]:
         line = next(line for line in out.splitlines() if line.startswith(f"│ {step['name']} "))
         assert f"{step['seconds']:.2f}" in line and f"{step['peak_rss_mb']:.0f}" in line

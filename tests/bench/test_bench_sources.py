@@ -94,6 +94,7 @@ def test_text_output_has_the_run_and_the_steps_tables(
     out = result.stdout
     assert f"one ingest run of {SOURCES} sources × {ROWS:,} rows" in out
     assert f"{figures['seconds']:.2f} s" in out
+    assert "< 30 s only for 100" in out and "[" not in out.replace("[bench_", "")  # styles, no markup
     assert f"steps over {SOURCES} sources" in out
     for step in figures["steps"]:
         line = next(line for line in out.splitlines() if line.startswith(f"│ {step['name']} "))
