@@ -106,20 +106,27 @@ def publish_validation(
     *,
     sensitivity: str | None = None,
     work: Path | None = None,
+    index: bool = True,
 ) -> str:
-    """Add one validation to the lake's site: its record, its page and a rebuilt index.
+    """Add one validation to the lake's site: its record, its page and (with `index`) a rebuilt index.
 
     Returns the page's path inside the site. `work` is where to build (default a temporary folder).
-    The record is stored first, so a page in the site always has a record naming it.
+    The record is stored first, so a page in the site always has a record naming it. A run of many
+    sources passes ``index=False`` and calls `rebuild_index` once after them: the index is built from
+    every record the lake keeps, so rebuilding it per page cost each page O(records) under the lock.
     """
     record = DocsRecord(source=source, run_id=run_id, sensitivity=sensitivity, result=_named(result, source))
     with _BUILD_LOCK, _folder(work) as folder:
-        records = [r for r in load_records(store) if (r.source, r.run_id) != (source, run_id)]
+        records = (
+            [r for r in load_records(store) if (r.source, r.run_id) != (source, run_id)] if index else []
+        )
         page = _build(folder, [*records, record], new=record)
         record.pages = [page]
         save_record(store, record)
         upload_site_files(store, folder, [page], page_tags(record))
-        _publish_shared(store, folder, [*records, record])
+        _upload_static(store, folder)
+        if index:
+            upload_site_files(store, folder, [INDEX], site_tags([*records, record]))
     return page
 
 
@@ -139,9 +146,13 @@ def rebuild_index(store: ObjectStore, *, work: Path | None = None) -> int:
 
 def _publish_shared(store: ObjectStore, folder: Path, records: list[DocsRecord]) -> None:
     """The static files the site lacks, then the index (last: it links to everything else)."""
+    _upload_static(store, folder)
+    upload_site_files(store, folder, [INDEX], site_tags(records))
+
+
+def _upload_static(store: ObjectStore, folder: Path) -> None:
     static = sorted(p.relative_to(folder).as_posix() for p in (folder / STATIC).rglob("*") if p.is_file())
     upload_site_files(store, folder, static, asset_tags(), only_missing=True)
-    upload_site_files(store, folder, [INDEX], site_tags(records))
 
 
 class _folder:  # noqa: N801 - used like a function: `with _folder(work) as folder`
@@ -178,9 +189,17 @@ def _build(folder: Path, records: list[DocsRecord], *, new: DocsRecord | None) -
         {
             "class_name": "SiteBuilder",
             "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(site)},
-            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            # GX's views, with their templates compiled once per process (`contracts.docs_views`)
+            "site_index_builder": {
+                "class_name": "DefaultSiteIndexBuilder",
+                "view": _view("CachedJinjaIndexPageView"),
+            },
             "show_how_to_buttons": False,
-            "site_section_builders": {"expectations": "0", "profiling": "0"},
+            "site_section_builders": {
+                "expectations": "0",
+                "profiling": "0",
+                "validations": {"view": _view("CachedJinjaPageView")},
+            },
         },
     )
     # GX's index lists the pages its site folder holds: earlier runs' pages stand there as empty files
@@ -199,6 +218,10 @@ def _build(folder: Path, records: list[DocsRecord], *, new: DocsRecord | None) -
     _offline(site, folder, INDEX)
     _copy_assets(folder / STATIC)
     return page
+
+
+def _view(class_name: str) -> dict[str, str]:
+    return {"module_name": "contracts.docs_views", "class_name": class_name}
 
 
 def _named(result: dict[str, Any], source: str) -> dict[str, Any]:

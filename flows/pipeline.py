@@ -26,7 +26,7 @@ from prefect.states import Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from contracts.conform import conform
-from contracts.data_docs import publish_validation
+from contracts.data_docs import publish_validation, rebuild_index
 from contracts.drift import DriftFinding, compare
 from contracts.expectations import all_rules, check_contract
 from contracts.keys import key_id, resolve_key
@@ -276,6 +276,7 @@ def validate_task(batch: Batch, run: RunContext) -> Batch:
                 report.docs,
                 sensitivity=batch.source.passport.sensitivity.value,
                 work=docs,
+                index=False,  # one index for the whole run, after every source's page (`docs_index_task`)
             )
             batch.docs_uri = docs_link(page)
     if batch.docs_uri:
@@ -455,6 +456,24 @@ def register_task(lake: str, source_names: list[str], warehouse_file: str | None
     the ``LOCKGATE_WAREHOUSE`` setting, for an S3 lake)."""
     with reporting_disk_full("registering the warehouse views"):
         return register_current(lake, source_names, warehouse=warehouse_file)
+
+
+@task(
+    name="docs-index",
+    task_run_name="docs-index",  # one per run, catalog-wide: no random suffix in the Prefect UI
+    tags=TASK_RUN_TAGS,
+    retries=IO_RETRIES,
+    retry_delay_seconds=IO_RETRY_DELAYS,
+    cache_policy=NO_CACHE,
+)
+def docs_index_task(lake: str, work: Path | None = None) -> int:
+    """Rebuild the Data Docs site's index once, listing every page this run's sources added."""
+    store = open_store(lake)
+    with (
+        step_folder(store, work, "docs-index-") as folder,
+        reporting_disk_full("rebuilding the Data Docs index"),
+    ):
+        return rebuild_index(store, work=folder)
 
 
 def _expectation_lines(report: ValidationReport | None) -> list[ExpectationLine]:
@@ -643,6 +662,8 @@ def _ingest_sources(
             results.append(result)
 
         # Also after a stop: a publish that was running when the signal came is current in the lake.
+        if any(step == "validate" for chain in chains for step, _ in chain):  # pages of stopped sources too
+            docs_index_task(lake, work)
         warehouse = register_task(lake, all_source_names, settings.warehouse)
         refresh_role_outputs(sources, lake, settings.warehouse)  # each role's own copy (`flows.access`)
         signum = stop_signal()

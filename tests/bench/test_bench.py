@@ -34,7 +34,9 @@ if TYPE_CHECKING:
 ROWS = 20_000
 SEED = 11
 SAMPLE = 2_000
-STEPS = ["land-raw", "read", "validate", "mask", "pii-gate", "profile", "publish", "register", "role-outputs"]
+SOURCE_STEPS = ["land-raw", "read", "validate", "mask", "pii-gate", "profile", "publish"]
+RUN_STEPS = ["docs-index", "register", "role-outputs"]  # one task run per run
+STEPS = SOURCE_STEPS + RUN_STEPS
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 

@@ -168,3 +168,25 @@ def test_retention_prunes_an_old_run_and_the_index_forgets_it(
     assert store.exists(layout.docs_site_key(pages[NEW_RUN]))
     assert json.loads(store.get_bytes(layout.docs_result_key("people", NEW_RUN)))["run_id"] == NEW_RUN
     assert list(tmp_path.glob("data-docs-*")) == []  # build folders do not stay behind
+
+
+def test_pages_published_without_the_index_are_listed_by_one_rebuild(
+    tmp_path: Path, make_contract: MakeContract
+) -> None:
+    """What a run of many sources does: each source's page alone, then one index for all of them."""
+    store = LocalStore(tmp_path / "lake")
+    pages = {}
+    for source in ("people", "stores", "orders"):
+        report = validate(_frame(), _contract(make_contract), run_id=NEW_RUN)
+        assert report.docs is not None
+        pages[source] = publish_validation(store, source, NEW_RUN, report.docs, work=tmp_path, index=False)
+        assert store.exists(layout.docs_site_key(pages[source]))
+        assert not store.exists(layout.docs_site_key("index.html"))  # no index rebuilt per page
+    page_html = _text(store, pages["people"])
+    assert all(ref.startswith("../") for ref in references(page_html) if "://" not in ref)  # assets found
+
+    assert rebuild_index(store, work=tmp_path) == 3
+    index = _text(store, "index.html")
+    for source, page in pages.items():
+        assert page.endswith(f"/{source}.html") and page in index, source
+    assert SECRET not in index and SECRET not in page_html

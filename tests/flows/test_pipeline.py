@@ -109,7 +109,10 @@ def test_example_catalog_end_to_end(catalog: Path, tmp_path: Path, hash_key: byt
     assert f"/{run.run_id}/" in customers.docs_uri and customers.docs_uri.endswith("/customers.html")
     page = customers.docs_uri.removeprefix("http://127.0.0.1:8765/")
     assert (lake / layout.docs_site_key(page)).is_file()
-    assert (lake / layout.docs_site_key("index.html")).is_file()
+    # One index for the run, rebuilt once after every source's page: it lists each of them.
+    index = (lake / layout.docs_site_key("index.html")).read_text()
+    pages = [r.docs_uri.removeprefix("http://127.0.0.1:8765/") for r in run.sources if r.docs_uri]
+    assert len(pages) > 1 and all(page in index for page in pages), pages
     assert f"Data Docs: {customers.docs_uri}" in markdown
     with get_client(sync_client=True) as client:
         [link] = client.read_artifacts(

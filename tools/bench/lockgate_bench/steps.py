@@ -40,7 +40,7 @@ class Window:
 
 def _step_name(task_run: TaskRun) -> str:
     """The task's name: a per-source step runs as ``<step>[<source>]``, a catalog-wide one under its own
-    name (``register``, ``role-outputs``)."""
+    name (``docs-index``, ``register``, ``role-outputs``)."""
     name = task_run.name
     return name.split("[", 1)[0] if name.endswith("]") else name
 
