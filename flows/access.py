@@ -26,7 +26,7 @@ from flows.settings import current_settings
 from flows.tags import TASK_RUN_TAGS
 from labeling.access import catalog_access
 from sources.access import Visibility
-from sources.catalog import load_catalog
+from sources.catalog import Catalog, load_catalog
 from storage import layout, roles
 from storage.curated import current_version, scan_current
 from storage.roles import RoleDataset, RoleManifest
@@ -39,7 +39,6 @@ if TYPE_CHECKING:
 
     from flows.settings import Settings
     from sources.access import DatasetAccess, RoleAccess
-    from sources.catalog import Catalog, Source
     from storage.base import ObjectStore
     from storage.curated import CuratedVersion
 
@@ -56,16 +55,18 @@ class RoleBuild:
 
 
 def build_role_outputs(
-    catalog_root: Path, lake: str, *, warehouse: str | None = None, settings: Settings | None = None
+    catalog: Path | Catalog, lake: str, *, warehouse: str | None = None, settings: Settings | None = None
 ) -> list[RoleBuild]:
     """Write every role's output from the current curated versions; remove roles no longer defined.
 
-    A catalog without ``access.yaml`` defines no roles: any role outputs the lake holds are removed.
-    Masking keys for decrypted columns come from `settings` (default: those in force) or Prefect
-    Secret blocks.
+    `catalog` is the catalog's folder, or the catalog a flow has already loaded (loading one parses
+    every passport and contract again). A catalog without ``access.yaml`` defines no roles: any role
+    outputs the lake holds are removed. Masking keys for decrypted columns come from `settings`
+    (default: those in force) or Prefect Secret blocks.
     """
     configured = (settings or current_settings()).keys
-    catalog = load_catalog(catalog_root)
+    if isinstance(catalog, Path):
+        catalog = load_catalog(catalog)
     granted = catalog_access(catalog) or []
     store = open_store(lake)
     levels = {d.dataset: d.sensitivity for access in granted for d in access.datasets}
@@ -166,9 +167,11 @@ def _build_dataset(
     retry_delay_seconds=IO_RETRY_DELAYS,
     cache_policy=NO_CACHE,
 )
-def role_outputs_task(catalog: str, lake: str, warehouse: str | None = None) -> list[RoleBuild]:
+def role_outputs_task(catalog: str | Catalog, lake: str, warehouse: str | None = None) -> list[RoleBuild]:
     """Bring every role's output in line with the current curated versions and ``access.yaml``."""
-    builds = build_role_outputs(Path(catalog), lake, warehouse=warehouse)
+    builds = build_role_outputs(
+        Path(catalog) if isinstance(catalog, str) else catalog, lake, warehouse=warehouse
+    )
     for build in builds:
         get_run_logger().info(
             "role %s: %d dataset(s), %d object(s) written, %d removed",
@@ -180,13 +183,13 @@ def role_outputs_task(catalog: str, lake: str, warehouse: str | None = None) -> 
     return builds
 
 
-def refresh_role_outputs(sources: list[Source], lake: str, warehouse: str | None) -> None:
-    """After a run's publishes: rebuild the role outputs (see `refresh_roles`)."""
-    if sources:
-        refresh_roles(str(sources[0].catalog_root), lake, warehouse)
+def refresh_role_outputs(catalog: Catalog, lake: str, warehouse: str | None) -> None:
+    """After a run's publishes: rebuild the role outputs from the catalog the run loaded (`refresh_roles`)."""
+    if catalog.sources:
+        refresh_roles(catalog, lake, warehouse)
 
 
-def refresh_roles(catalog: str, lake: str, warehouse: str | None) -> None:
+def refresh_roles(catalog: str | Catalog, lake: str, warehouse: str | None) -> None:
     """After a flow published: rebuild the role outputs. A failure is logged, never fails the flow:
     role outputs then stay at what they were, which their roles were allowed to read."""
     state = role_outputs_task(catalog, lake, warehouse, return_state=True)

@@ -50,7 +50,7 @@ from flows.results import DriftLine, ExpectationLine, RunResult, SourceResult, S
 from flows.runs import IO_RETRIES, IO_RETRY_DELAYS, current_run_id, new_run_id
 from flows.settings import Settings, current_settings
 from flows.tags import TASK_RUN_TAGS, tag_flow_run
-from sources.catalog import Source, load_catalog
+from sources.catalog import Catalog, Source, load_catalog
 from sources.connectors import MalformedRecord, read_source
 from sources.extract import extract
 from storage.curated import CuratedVersion, list_versions, publish, rolled_back_releases, table_key
@@ -612,15 +612,14 @@ def ingest(
         except DaskUnavailable as exc:  # a state, not a raise: the message is the whole story, no traceback
             return cast("RunResult", Failed(message=str(exc), data=exc))
         # A state (`flows.outcome`): Prefect ends the run in it and gives callers its data or its error.
-        names = [s.name for s in loaded.sources]
-        state = _ingest_sources(selected, lake, names, settings, work.path, partitions)
+        state = _ingest_sources(loaded, selected, lake, settings, work.path, partitions)
     return cast("RunResult", state)
 
 
 def _ingest_sources(
+    catalog: Catalog,
     sources: list[Source],
     lake: str,
-    all_source_names: list[str],
     settings: Settings,
     work: Path | None = None,
     partitions: Partitions | None = None,
@@ -664,8 +663,8 @@ def _ingest_sources(
         # Also after a stop: a publish that was running when the signal came is current in the lake.
         if any(step == "validate" for chain in chains for step, _ in chain):  # pages of stopped sources too
             docs_index_task(lake, work)
-        warehouse = register_task(lake, all_source_names, settings.warehouse)
-        refresh_role_outputs(sources, lake, settings.warehouse)  # each role's own copy (`flows.access`)
+        warehouse = register_task(lake, [s.name for s in catalog.sources], settings.warehouse)
+        refresh_role_outputs(catalog, lake, settings.warehouse)  # each role's own copy (`flows.access`)
         signum = stop_signal()
     run = RunResult(run_id=run_id, lake=lake, warehouse=warehouse, sources=results)
     create_table_artifact(
