@@ -179,7 +179,17 @@ def _build(folder: Path, records: list[DocsRecord], *, new: DocsRecord | None) -
     store = context.validation_results_store
     keys = {}
     for record in records:
-        result = store.deserialize(record.result)
+        try:
+            result = store.deserialize(record.result)
+        except Exception as exc:  # GX's schema refuses it (written by hand, or by another GX version)
+            if record is new:
+                raise
+            # Left out like a record that is not JSON (`storage.docs.load_records`); only its name is
+            # logged, as GX's message may quote what the record holds.
+            log.warning(
+                "Data Docs: record %s/%s not listed (%s)", record.source, record.run_id, type(exc).__name__
+            )
+            continue
         key = _result_key(result, record.source)
         store.set(key, result)
         keys[record.source, record.run_id] = key
@@ -204,7 +214,7 @@ def _build(folder: Path, records: list[DocsRecord], *, new: DocsRecord | None) -
     )
     # GX's index lists the pages its site folder holds: earlier runs' pages stand there as empty files
     for record in records:
-        for page in record.pages:
+        for page in record.pages if (record.source, record.run_id) in keys else []:
             (site / page).parent.mkdir(parents=True, exist_ok=True)
             (site / page).touch()
     built = [keys[new.source, new.run_id]] if new is not None else []

@@ -476,6 +476,15 @@ def docs_index_task(lake: str, work: Path | None = None) -> int:
         return rebuild_index(store, work=folder)
 
 
+def _rebuild_docs_index(lake: str, work: Path | None) -> None:
+    """The run's pages are in the site already: an index that fails to rebuild is logged and left as it
+    was (the next run or `lockgate retention apply` rebuilds it), and never fails the run."""
+    state = docs_index_task(lake, work, return_state=True)
+    if state.is_failed():
+        error = state.result(raise_on_failure=False)
+        get_run_logger().warning("Data Docs index not rebuilt: %s", error)
+
+
 def _expectation_lines(report: ValidationReport | None) -> list[ExpectationLine]:
     if report is None:
         return []
@@ -662,7 +671,7 @@ def _ingest_sources(
 
         # Also after a stop: a publish that was running when the signal came is current in the lake.
         if any(step == "validate" for chain in chains for step, _ in chain):  # pages of stopped sources too
-            docs_index_task(lake, work)
+            _rebuild_docs_index(lake, work)
         warehouse = register_task(lake, [s.name for s in catalog.sources], settings.warehouse)
         refresh_role_outputs(catalog, lake, settings.warehouse)  # each role's own copy (`flows.access`)
         signum = stop_signal()

@@ -15,7 +15,7 @@ import pytest
 from contracts.data_docs import CDN_FILES, offline_html, publish_validation, rebuild_index
 from contracts.validation import validate
 from storage import layout
-from storage.docs import load_records
+from storage.docs import DocsRecord, load_records, save_record
 from storage.local import LocalStore
 from storage.retention import apply_retention
 
@@ -190,3 +190,22 @@ def test_pages_published_without_the_index_are_listed_by_one_rebuild(
     for source, page in pages.items():
         assert page.endswith(f"/{source}.html") and page in index, source
     assert SECRET not in index and SECRET not in page_html
+
+
+def test_a_record_gx_cannot_read_is_left_out_of_the_index(
+    tmp_path: Path, make_contract: MakeContract, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A record that is JSON but not a GX result (edited by hand, another GX version) costs its own
+    listing, not the whole site: pages still publish and the index still rebuilds."""
+    store = LocalStore(tmp_path / "lake")
+    broken = DocsRecord(source="orders", run_id=OLD_RUN, result={"results": SECRET})
+    save_record(store, broken)
+    report = validate(_frame(), _contract(make_contract), run_id=NEW_RUN)
+    assert report.docs is not None
+    page = publish_validation(store, "people", NEW_RUN, report.docs, work=tmp_path)
+
+    index = _text(store, "index.html")
+    assert page in index and OLD_RUN not in index
+    assert rebuild_index(store, work=tmp_path) == 2  # records the lake keeps: the broken one is still there
+    assert OLD_RUN not in _text(store, "index.html")
+    assert f"record orders/{OLD_RUN} not listed" in caplog.text and SECRET not in caplog.text
