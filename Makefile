@@ -103,10 +103,13 @@ lint: install
 TEST_PART_1 := tests/bench tests/cli tests/contracts tests/examples
 TEST_PART_2 := tests/flows tests/labeling
 
+# Each part ends with its ten slowest tests, to keep the suite's wall time in view.
+SLOWEST := --durations=10
+
 test: lint label-studio-env $(TOOLS)/.chromium
-	$(RUN) pytest $(TEST_PART_1)
-	$(RUN) pytest $(TEST_PART_2)
-	$(RUN) pytest tests $(addprefix --ignore=,$(TEST_PART_1) $(TEST_PART_2))
+	$(RUN) pytest $(SLOWEST) $(TEST_PART_1)
+	$(RUN) pytest $(SLOWEST) $(TEST_PART_2)
+	$(RUN) pytest $(SLOWEST) tests $(addprefix --ignore=,$(TEST_PART_1) $(TEST_PART_2))
 
 # The README's Prefect UI screenshots, taken by the test that deploys the example catalog to a Prefect
 # server on PostgreSQL (127.0.0.1:5432) and has a process worker run it; it reports its stages' times.
