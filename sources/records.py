@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 
     from sources.passport import CsvOptions
 
-# polars indexes a Series with 32-bit positions; larger files are counted by Python.
+# polars indexes a Series with 32-bit positions: larger files are balanced slice by slice, and only their
+# record-by-record check (when the balance fails) goes through Python.
 MAX_SCANNED_BYTES = 2**32 - 1
 _NEWLINE, _CR = 10, 13
 
@@ -65,16 +66,37 @@ def ragged_records(
         return []
     size = path.stat().st_size
     ascii_only = ord(spec.delimiter) < 128 and (spec.quote_char is None or ord(spec.quote_char) < 128)
-    if size >= MAX_SCANNED_BYTES or not ascii_only:
+    if not ascii_only:
         return _counted_by_python(spec, path, frame)
     buffer = pa.memory_map(str(path)).read_buffer()
-    data = pl.Series("b", pa.Array.from_buffers(pa.uint8(), size, [None, buffer]))
-    if strict and _balanced(spec, path, frame, data, buffer):
+    if strict and _balanced(spec, path, frame, buffer):
         return []
+    if size >= MAX_SCANNED_BYTES:
+        return _counted_by_python(spec, path, frame)
+    data = _bytes_series(buffer)
     return _by_record(spec, path, frame, data, buffer, strict=strict)
 
 
-def _balanced(spec: CsvOptions, path: Path, frame: pl.DataFrame, data: pl.Series, buffer: pa.Buffer) -> bool:
+def _bytes_series(buffer: pa.Buffer) -> pl.Series:
+    """The bytes of `buffer` as a polars series of uint8, without a copy."""
+    return pl.Series("b", pa.Array.from_buffers(pa.uint8(), buffer.size, [None, buffer]))
+
+
+def _byte_counts(buffer: pa.Buffer, quote: str | None) -> tuple[int, int]:
+    """How many CR and quote bytes the file holds, counted over slices polars can index."""
+    crs = quotes = 0
+    for start in range(0, buffer.size, MAX_SCANNED_BYTES):
+        part = _bytes_series(buffer.slice(start, min(MAX_SCANNED_BYTES, buffer.size - start)))
+        counts = part.to_frame().select(
+            crs=pl.col("b").eq(_CR).sum(),
+            quotes=pl.col("b").eq(ord(quote)).sum() if quote is not None else pl.lit(0),
+        )
+        cr, qu = (int(v) for v in counts.row(0))
+        crs, quotes = crs + cr, quotes + qu
+    return crs, quotes
+
+
+def _balanced(spec: CsvOptions, path: Path, frame: pl.DataFrame, buffer: pa.Buffer) -> bool:
     """Whether the file's bytes prove that no record is short (one pass, counting two byte values).
 
     A record of k fields is its values' bytes, k - 1 delimiters, its quotes and one newline: k bytes of
@@ -87,20 +109,17 @@ def _balanced(spec: CsvOptions, path: Path, frame: pl.DataFrame, data: pl.Series
     record by record. Blank lines an editor left at the end count one (empty) field each.
     """
     quote = spec.quote_char
-    counts = data.to_frame().select(
-        crs=pl.col("b").eq(_CR).sum(),
-        quotes=pl.col("b").eq(ord(quote)).sum() if quote is not None else pl.lit(0),
-    )
-    crs, quotes = (int(v) for v in counts.row(0))
+    crs, quotes = _byte_counts(buffer, quote)
     value_bytes = int(frame.select(pl.all().str.len_bytes().sum()).sum_horizontal().item() or 0)
     header = _header(spec, path) if spec.header else []
     value_bytes += sum(len(name.encode()) for name in header)
     records = frame.height + (1 if spec.header else 0)
     bom = bytes(buffer[: len(codecs.BOM_UTF8)].to_pybytes()) == codecs.BOM_UTF8
-    unterminated = int(data[-1]) != _NEWLINE
+    size = int(buffer.size)
+    unterminated = size > 0 and buffer[size - 1 :].to_pybytes() != bytes([_NEWLINE])
     blank = _trailing_blank_lines(frame, buffer)
     expected = frame.width * (records - blank) + blank
-    fields = len(data) - len(codecs.BOM_UTF8) * bom - crs - quotes - value_bytes + unterminated
+    fields = size - len(codecs.BOM_UTF8) * bom - crs - quotes - value_bytes + unterminated
     if fields < expected and quote is not None and quotes:
         in_values = frame.select(pl.all().str.count_matches(quote, literal=True).sum()).sum_horizontal()
         fields += int(in_values.item() or 0) + sum(name.count(quote) for name in header)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 import pytest
 
+from sources import records
 from sources.connectors import SourceFrame, read_frame, read_source
 from sources.errors import SourceReadError
 from sources.passport import CsvConnector
@@ -163,3 +164,28 @@ def test_random_files_agree_with_pythons_csv_module(tmp_path: Path) -> None:
         assert found(result) == expected, text
         checked += 1
     assert checked > 250
+
+
+@pytest.mark.parametrize("slice_bytes", [7, 64, 1000])
+def test_a_file_larger_than_one_polars_slice_is_balanced_slice_by_slice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, slice_bytes: int
+) -> None:
+    """Files past polars' 32-bit positions (4 GiB) are balanced over slices, not read again by Python:
+    the slice size is lowered so that small files take the same path."""
+    monkeypatch.setattr(records, "MAX_SCANNED_BYTES", slice_bytes)
+    rows = [f'{i},"x, ""{i}""",' if i % 2 else f"{i},plain,{i}" for i in range(2000)]
+    data = ("\ufeffid,name,note\r\n" + "\r\n".join(rows) + "\r\n").encode()
+
+    def no_python(*args: object) -> None:
+        pytest.fail("a balanced file was counted again by Python's csv module")
+
+    with monkeypatch.context() as python_forbidden:
+        python_forbidden.setattr(records, "_counted_by_python", no_python)
+        clean = read(tmp_path, data)
+    assert clean.malformed == [] and clean.frame.height == 2000
+    assert clean.frame.row(1) == ("1", 'x, "1"', None)
+
+    rows[1234] = "1234,cut"  # a short record: the balance fails, and the file is checked record by record
+    result = read(tmp_path, ("\ufeffid,name,note\r\n" + "\r\n".join(rows) + "\r\n").encode())
+    assert found(result) == [(1236, 2)]
+    assert result.frame.height == 1999
