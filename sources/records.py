@@ -28,9 +28,10 @@ if TYPE_CHECKING:
 
     from sources.passport import CsvOptions
 
-# polars indexes a Series with 32-bit positions: larger files are balanced slice by slice, and only their
-# record-by-record check (when the balance fails) goes through Python.
+# polars indexes a Series with 32-bit positions: larger files are balanced slice by slice (2 GiB each,
+# well inside that), and only their record-by-record check (when the balance fails) goes through Python.
 MAX_SCANNED_BYTES = 2**32 - 1
+SLICE_BYTES = 2**31
 _NEWLINE, _CR = 10, 13
 
 
@@ -85,8 +86,8 @@ def _bytes_series(buffer: pa.Buffer) -> pl.Series:
 def _byte_counts(buffer: pa.Buffer, quote: str | None) -> tuple[int, int]:
     """How many CR and quote bytes the file holds, counted over slices polars can index."""
     crs = quotes = 0
-    for start in range(0, buffer.size, MAX_SCANNED_BYTES):
-        part = _bytes_series(buffer.slice(start, min(MAX_SCANNED_BYTES, buffer.size - start)))
+    for start in range(0, buffer.size, SLICE_BYTES):
+        part = _bytes_series(buffer.slice(start, min(SLICE_BYTES, buffer.size - start)))
         counts = part.to_frame().select(
             crs=pl.col("b").eq(_CR).sum(),
             quotes=pl.col("b").eq(ord(quote)).sum() if quote is not None else pl.lit(0),
@@ -110,7 +111,10 @@ def _balanced(spec: CsvOptions, path: Path, frame: pl.DataFrame, buffer: pa.Buff
     """
     quote = spec.quote_char
     crs, quotes = _byte_counts(buffer, quote)
-    value_bytes = int(frame.select(pl.all().str.len_bytes().sum()).sum_horizontal().item() or 0)
+    # 64-bit sums: polars counts bytes per value in 32 bits, and a file past 4 GiB holds more than that.
+    value_bytes = int(
+        frame.select(pl.all().str.len_bytes().cast(pl.UInt64).sum()).sum_horizontal().item() or 0
+    )
     header = _header(spec, path) if spec.header else []
     value_bytes += sum(len(name.encode()) for name in header)
     records = frame.height + (1 if spec.header else 0)
@@ -121,7 +125,9 @@ def _balanced(spec: CsvOptions, path: Path, frame: pl.DataFrame, buffer: pa.Buff
     expected = frame.width * (records - blank) + blank
     fields = size - len(codecs.BOM_UTF8) * bom - crs - quotes - value_bytes + unterminated
     if fields < expected and quote is not None and quotes:
-        in_values = frame.select(pl.all().str.count_matches(quote, literal=True).sum()).sum_horizontal()
+        in_values = frame.select(
+            pl.all().str.count_matches(quote, literal=True).cast(pl.UInt64).sum()
+        ).sum_horizontal()
         fields += int(in_values.item() or 0) + sum(name.count(quote) for name in header)
     return fields == expected
 

@@ -172,6 +172,7 @@ def test_a_file_larger_than_one_polars_slice_is_balanced_slice_by_slice(
 ) -> None:
     """Files past polars' 32-bit positions (4 GiB) are balanced over slices, not read again by Python:
     the slice size is lowered so that small files take the same path."""
+    monkeypatch.setattr(records, "SLICE_BYTES", slice_bytes)
     monkeypatch.setattr(records, "MAX_SCANNED_BYTES", slice_bytes)
     rows = [f'{i},"x, ""{i}""",' if i % 2 else f"{i},plain,{i}" for i in range(2000)]
     data = ("\ufeffid,name,note\r\n" + "\r\n".join(rows) + "\r\n").encode()
