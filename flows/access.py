@@ -15,15 +15,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from prefect import get_run_logger, task
-from prefect.cache_policies import NO_CACHE
+from prefect import get_run_logger
 
 from contracts.encryption import decrypt_column
 from contracts.keys import key_id, resolve_key
 from flows.catalog_changes import record_catalog_changes
-from flows.runs import IO_RETRIES, IO_RETRY_DELAYS, current_run_id
+from flows.runs import current_run_id, run_wide_task
 from flows.settings import current_settings
-from flows.tags import TASK_RUN_TAGS
 from labeling.access import catalog_access
 from sources.access import Visibility
 from sources.catalog import Catalog, load_catalog
@@ -159,14 +157,7 @@ def _build_dataset(
 # --- hooks of the ingest flow --------------------------------------------------------------------------
 
 
-@task(
-    name="role-outputs",
-    task_run_name="role-outputs",  # one per run, catalog-wide: no random suffix in the Prefect UI
-    tags=TASK_RUN_TAGS,
-    retries=IO_RETRIES,
-    retry_delay_seconds=IO_RETRY_DELAYS,
-    cache_policy=NO_CACHE,
-)
+@run_wide_task("role-outputs")
 def role_outputs_task(catalog: str | Catalog, lake: str, warehouse: str | None = None) -> list[RoleBuild]:
     """Bring every role's output in line with the current curated versions and ``access.yaml``."""
     builds = build_role_outputs(

@@ -47,7 +47,7 @@ from flows.partitions import open_partitions
 from flows.release import release_parts
 from flows.reports import run_table, source_markdown
 from flows.results import DriftLine, ExpectationLine, RunResult, SourceResult, SourceStatus
-from flows.runs import IO_RETRIES, IO_RETRY_DELAYS, current_run_id, new_run_id
+from flows.runs import IO_RETRIES, IO_RETRY_DELAYS, current_run_id, new_run_id, run_wide_task
 from flows.settings import Settings, current_settings
 from flows.tags import TASK_RUN_TAGS, tag_flow_run
 from sources.catalog import Catalog, Source, load_catalog
@@ -443,14 +443,7 @@ def publish_task(batch: Batch, run: RunContext) -> Batch:
     return batch
 
 
-@task(
-    name="register",
-    task_run_name="register",  # one per run, catalog-wide: no random suffix in the Prefect UI
-    tags=TASK_RUN_TAGS,
-    retries=IO_RETRIES,
-    retry_delay_seconds=IO_RETRY_DELAYS,
-    cache_policy=NO_CACHE,
-)
+@run_wide_task("register")
 def register_task(lake: str, source_names: list[str], warehouse_file: str | None = None) -> str:
     """Point one DuckDB view per dataset at its current curated version, verified first (`warehouse_file`:
     the ``LOCKGATE_WAREHOUSE`` setting, for an S3 lake)."""
@@ -458,14 +451,7 @@ def register_task(lake: str, source_names: list[str], warehouse_file: str | None
         return register_current(lake, source_names, warehouse=warehouse_file)
 
 
-@task(
-    name="docs-index",
-    task_run_name="docs-index",  # one per run, catalog-wide: no random suffix in the Prefect UI
-    tags=TASK_RUN_TAGS,
-    retries=IO_RETRIES,
-    retry_delay_seconds=IO_RETRY_DELAYS,
-    cache_policy=NO_CACHE,
-)
+@run_wide_task("docs-index")
 def docs_index_task(lake: str, work: Path | None = None) -> int:
     """Rebuild the Data Docs site's index once, listing every page this run's sources added."""
     store = open_store(lake)

@@ -1,20 +1,45 @@
-"""What every Lockgate flow shares: run ids, the retry policy of steps that touch storage, and how an
-expected failure is logged."""
+"""What every Lockgate flow shares: run ids, the retry policy of steps that touch storage (and the decorator
+of run-wide steps), and how an expected failure is logged."""
 
 from __future__ import annotations
 
 import logging
 import re
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
+from prefect import task
+from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
+from flows.tags import TASK_RUN_TAGS
 from storage.errors import LockgateError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from prefect import Task
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 # Steps that read or write the lake (or another store) retry with backoff; parsing and validating do not,
 # because a malformed file or a failed rule fails the same way every time.
 IO_RETRIES = 3
 IO_RETRY_DELAYS: list[float] = [1, 4, 15]
+
+
+def run_wide_task(name: str) -> Callable[[Callable[P, R]], Task[P, R]]:
+    """The decorator of a step a run takes once for the whole catalog (docs-index, register, role-outputs):
+    named without Prefect's random suffix in the UI, tagged as every step, its storage work retried."""
+    return task(
+        name=name,
+        task_run_name=name,
+        tags=TASK_RUN_TAGS,
+        retries=IO_RETRIES,
+        retry_delay_seconds=IO_RETRY_DELAYS,
+        cache_policy=NO_CACHE,
+    )
 
 
 def new_run_id() -> str:
