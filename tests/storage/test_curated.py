@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 from deltalake import DeltaTable
 
-from storage import layout
+from storage import curated, layout
 from storage.curated import (
     check_current,
     current_version,
@@ -183,6 +183,55 @@ def test_append_adds_rows_and_merge_upserts_on_keys(store: ObjectStore) -> None:
     assert (merged.action, merged.rows) == ("merge", 5)
     rows = read_current(store, "orders").sort("id")
     assert rows["email"].to_list() == ["h1", "h2", "h3", "h4-new", "h5"]
+
+
+def test_a_frame_is_published_slice_by_slice_as_one_version(
+    store: ObjectStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Slices of a few rows each (the size lowered from 64 MiB): the table, its row count and columns
+    are what the whole frame gives, for a new table, an append and a merge."""
+    monkeypatch.setattr(curated, "SLICE_BYTES", 40)
+    frame = pl.DataFrame({"id": list(range(1, 101)), "email": [f"h{i}" for i in range(1, 101)], "gone": None})
+    assert curated.slice_rows(frame, curated.SLICE_BYTES) < 10  # many slices
+    first = publish(
+        store, "orders", frame, release=_parts(["a" * 64]), run_id="r1", masked_columns={}
+    ).version
+    assert (first.rows, first.columns) == (100, ["id", "email", "gone"])
+    stored = read_current(store, "orders").sort("id")  # Delta keeps no row order across record batches
+    assert stored.drop("gone").equals(frame.drop("gone")) and stored["gone"].dtype == pl.String
+    more = frame.with_columns(pl.col("id") + 100)
+    appended = publish(
+        store,
+        "orders",
+        more,
+        release=_parts(["a" * 64, "b" * 64]),
+        run_id="r2",
+        masked_columns={},
+        mode="append",
+    ).version
+    assert appended.rows == 200
+    changed = frame.head(30).with_columns(pl.lit("new").alias("email"))
+    publish(
+        store,
+        "orders",
+        changed,
+        release=_parts(["a" * 64, "b" * 64, "c" * 64]),
+        run_id="r3",
+        masked_columns={},
+        mode="merge",
+        merge_keys=["id"],
+    )
+    rows = read_current(store, "orders").sort("id")
+    assert rows.height == 200 and rows["email"].to_list()[:31] == [*["new"] * 30, "h31"]
+
+
+def test_an_empty_frame_publishes_its_columns(store: ObjectStore) -> None:
+    empty = FRAME_1.head(0)
+    version = publish(
+        store, "empty", empty, release=_parts(["a" * 64]), run_id="r1", masked_columns={}
+    ).version
+    assert version.rows == 0
+    assert read_current(store, "empty").schema == empty.schema
 
 
 def test_concurrent_appenders_lose_no_commit(store: ObjectStore) -> None:
