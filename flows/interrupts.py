@@ -91,7 +91,6 @@ def run_in_steps(
     steps: Sequence[tuple[str, Task[..., T]]],
     items: Sequence[T],
     label: Callable[[T], str],
-    tags: Callable[[T], Sequence[str]] | None = None,
     **params: Any,
 ) -> list[list[tuple[str, PrefectFuture[T]]]]:
     """Take each item through `steps` in order, one task per step, and return each item's task futures.
@@ -99,8 +98,7 @@ def run_in_steps(
     A step starts once the item's previous step completed, so items move on independently; one whose
     step failed goes no further. Each start is logged (``<item>: starting <step>``), and once a stop is
     requested no step starts: those running finish, and an item's list ends before its remaining steps.
-    Task runs are named by step and item, ``<task name>[<item>]``, so the UI says whose step each is,
-    and carry the item's `tags` (a source's passport tags), so the UI filters them by source or owner.
+    Task runs are named by step and item, ``<task name>[<item>]``, so the UI says whose step each is.
     """
     logger = get_run_logger()
     chains: list[list[tuple[str, PrefectFuture[T]]]] = [[] for _ in items]
@@ -118,10 +116,7 @@ def run_in_steps(
         logger.info("%s: starting %s", label(items[i]), name)
         # Named for the item in the UI (``validate[customers]``); braces escaped: Prefect formats the name.
         item = label(items[i]).replace("{", "{{").replace("}", "}}")
-        extra = tags(items[i]) if tags is not None else ()
-        future = step.with_options(task_run_name=f"{step.name}[{item}]", tags={*step.tags, *extra}).submit(
-            upstream, **params
-        )
+        future = step.with_options(task_run_name=f"{step.name}[{item}]").submit(upstream, **params)
         chains[i].append((name, future))
         future.add_done_callback(lambda _: finished.put(i))
         return True

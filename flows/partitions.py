@@ -39,7 +39,6 @@ from prefect.utilities.annotations import unmapped
 from contracts.masking import MaskResult, mask
 from flows.errors import DaskUnavailable
 from flows.runs import quiet_expected_failures
-from flows.tags import TASK_RUN_TAGS
 from sources.connectors import combine_reads, read_file
 from storage.raw import read_verified
 from storage.store import open_store
@@ -173,14 +172,13 @@ class Partitions:
         return MaskResult(out, results[0].applied, results[0].key_ids)
 
     def _map(self, step: Task[..., R], source: Source, count: int, **parameters: Any) -> list[R]:
-        """Run `step` once per partition (tagged as every step, `flows.tags`); every result once all ended.
+        """Run `step` once per partition (untagged as every step, `flows.tags`); every result once all ended.
 
         A failed partition raises its own error (the first in order), after the others finished.
         """
         labels = [part_label(source.name, number) for number in range(1, count + 1)]
-        tagged = step.with_options(tags={*step.tags, *TASK_RUN_TAGS})
         with _without_step_inputs():
-            futures = self.runner.map(cast("Task[..., Any]", tagged), {"part": labels, **parameters})
+            futures = self.runner.map(cast("Task[..., Any]", step), {"part": labels, **parameters})
         futures.wait()
         return [cast("R", future.result()) for future in futures]
 

@@ -49,7 +49,7 @@ from flows.reports import run_table, source_markdown
 from flows.results import DriftLine, ExpectationLine, RunResult, SourceResult, SourceStatus
 from flows.runs import IO_RETRIES, IO_RETRY_DELAYS, current_run_id, new_run_id, run_wide_task
 from flows.settings import Settings, current_settings
-from flows.tags import TASK_RUN_TAGS, tag_flow_run
+from flows.tags import tag_flow_run
 from sources.catalog import Catalog, Source, load_catalog
 from sources.connectors import MalformedRecord, read_source
 from sources.extract import extract
@@ -638,8 +638,7 @@ def _ingest_sources(
         chains = run_in_steps(
             STEPS,
             batches,
-            lambda batch: batch.source.name,
-            tags=lambda _: TASK_RUN_TAGS,  # one set for every task run (`flows.tags`); the name says whose
+            lambda batch: batch.source.name,  # task runs are untagged (`flows.tags`); their names say whose
             run=context,
         )
 

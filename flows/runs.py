@@ -12,7 +12,6 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
-from flows.tags import TASK_RUN_TAGS
 from storage.errors import LockgateError
 
 if TYPE_CHECKING:
@@ -31,11 +30,11 @@ IO_RETRY_DELAYS: list[float] = [1, 4, 15]
 
 def run_wide_task(name: str) -> Callable[[Callable[P, R]], Task[P, R]]:
     """The decorator of a step a run takes once for the whole catalog (docs-index, register, role-outputs):
-    named without Prefect's random suffix in the UI, tagged as every step, its storage work retried."""
+    named without Prefect's random suffix in the UI, untagged as every step (`flows.tags`), its storage work
+    retried."""
     return task(
         name=name,
         task_run_name=name,
-        tags=TASK_RUN_TAGS,
         retries=IO_RETRIES,
         retry_delay_seconds=IO_RETRY_DELAYS,
         cache_policy=NO_CACHE,

@@ -1,10 +1,13 @@
 """Prefect tags from the passports, so the UI filters runs by source, owner and sensitivity.
 
 The same tags go on a source's scheduled deployment and (all selected sources' together) on the flow
-run, whether the run came from a schedule or from ``lockgate run``. Task runs carry `TASK_RUN_TAGS`
-only, and say their source in their name (``validate[customers]``): Prefect acquires a tag-concurrency
-slot for every tagged task run, one server round trip per distinct tag set, and with a tag set per
-source that took ≈0.47 s per task run on the local server at 30 sources (≈100 s of a 120 s run).
+run, whether the run came from a schedule or from ``lockgate run``. Task runs carry no tags and say
+their source in their name (``validate[customers]``): Prefect takes a tag-concurrency lease from the
+server for every tagged task run, a database write. On the local SQLite server that write collided
+with the server's own background writers (``SQLITE_BUSY``, answered ``503``), and the client retried
+after ≈2 s: measured on the 5M-row benchmark, three such stalls in a 27 s run; with a tag set per
+source, ≈0.47 s per task run at 30 sources. A limit on Lockgate's concurrency belongs on the flow
+(its deployment's or work pool's concurrency limit), which these tags filter.
 Tags carry catalog metadata only (names, the owner's address, the sensitivity level), never data.
 """
 
@@ -22,8 +25,6 @@ if TYPE_CHECKING:
     from sources.catalog import Source
 
 LOCKGATE_TAG = "lockgate"
-# Every Lockgate step's task-run tags: one set, so Prefect's "no limit on these tags" answer is shared.
-TASK_RUN_TAGS: tuple[str, ...] = (LOCKGATE_TAG,)
 
 
 def source_tags(source: Source) -> list[str]:
