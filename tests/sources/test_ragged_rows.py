@@ -170,9 +170,10 @@ def test_random_files_agree_with_pythons_csv_module(tmp_path: Path) -> None:
 def test_a_file_larger_than_one_polars_slice_is_balanced_slice_by_slice(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, slice_bytes: int
 ) -> None:
-    """Files past polars' 32-bit positions (4 GiB) are balanced over slices, not read again by Python:
-    the slice size is lowered so that small files take the same path."""
-    monkeypatch.setattr(records, "SLICE_BYTES", slice_bytes)
+    """Files are balanced a slice at a time, and files past polars' 32-bit positions (4 GiB) are not read
+    again by Python: the sizes are lowered so that small files take the same path (slices that split a
+    CRLF or a quoted value included)."""
+    monkeypatch.setattr(records, "READ_BYTES", slice_bytes)
     monkeypatch.setattr(records, "MAX_SCANNED_BYTES", slice_bytes)
     rows = [f'{i},"x, ""{i}""",' if i % 2 else f"{i},plain,{i}" for i in range(2000)]
     data = ("\ufeffid,name,note\r\n" + "\r\n".join(rows) + "\r\n").encode()
