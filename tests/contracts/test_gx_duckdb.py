@@ -6,7 +6,9 @@ either, or when the two engines start to disagree on any expectation kind the co
 
 from __future__ import annotations
 
+import gc
 import importlib
+import weakref
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +23,8 @@ from storage.local import LocalStore
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+    import pyarrow as pa
 
     from contracts.model import Contract
 
@@ -270,3 +274,33 @@ def test_table_shape_rules_see_every_column_on_duckdb(make_contract: MakeContrac
     on_duckdb = validate(_frame(), contract, engine="duckdb")
     assert _outcomes(on_duckdb) == _outcomes(validate(_frame(), contract, engine="pandas"))
     assert [o.success for o in on_duckdb.outcomes if o.rule_id in ("count", "set")] == [True, True]
+
+
+def test_the_batch_is_released_when_the_validation_ends(
+    make_contract: MakeContract, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GX keeps its last context (with the datasource and its connections) past the validation: the
+    Arrow table of the batch it was given is let go when the validation ends, not at the next one or at
+    a garbage collection, and a run with Data Docs gives the same outcomes as one without."""
+    tables: list[weakref.ref[pa.Table]] = []
+    original = gx_duckdb.arrow_datasource
+
+    def spy(context: Any, name: str, table: pa.Table) -> Any:
+        tables.append(weakref.ref(table))
+        given = [table]
+        del table  # this frame must not hold it either: a traceback GX keeps would keep the frame
+        return original(context, name, given.pop())
+
+    monkeypatch.setattr(gx_duckdb, "arrow_datasource", spy)
+    contract = make_contract(PROPERTIES, quality=QUALITY)
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        with_docs = validate(_frame(), contract, run_id="run-1")
+        assert tables and all(table() is None for table in tables)
+        again = validate(_frame(), contract)
+        assert len(tables) == 2 and all(table() is None for table in tables)
+    finally:
+        if collecting:
+            gc.enable()
+    assert _outcomes(with_docs) == _outcomes(again)
