@@ -172,7 +172,7 @@ class Partitions:
         return MaskResult(out, results[0].applied, results[0].key_ids)
 
     def _map(self, step: Task[..., R], source: Source, count: int, **parameters: Any) -> list[R]:
-        """Run `step` once per partition (untagged as every step, `flows.tags`); every result once all ended.
+        """Run `step` once per partition (untagged, `flows.tags`); every result once all ended.
 
         A failed partition raises its own error (the first in order), after the others finished.
         """

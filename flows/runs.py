@@ -30,8 +30,8 @@ IO_RETRY_DELAYS: list[float] = [1, 4, 15]
 
 def run_wide_task(name: str) -> Callable[[Callable[P, R]], Task[P, R]]:
     """The decorator of a step a run takes once for the whole catalog (docs-index, register, role-outputs):
-    named without Prefect's random suffix in the UI, untagged as every step (`flows.tags`), its storage work
-    retried."""
+    named without Prefect's random suffix in the UI, untagged like every step (`flows.tags`), its storage
+    work retried."""
     return task(
         name=name,
         task_run_name=name,
