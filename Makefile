@@ -42,14 +42,22 @@ $(UV):
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 
+# Bytecode is compiled once, here: with PYTHONDONTWRITEBYTECODE set (as on the CI machines) Python never
+# caches what it compiles, so every process (each command, Prefect's server, each Dask worker, Label
+# Studio) would compile its imports from source again: 8.0 s → 3.4 s to import Great Expectations,
+# Prefect, polars, DuckDB and delta-rs. The checkout's own packages are compiled on every install (only
+# what changed); a stale file is still recompiled in memory, never run stale.
+PACKAGES := cli flows contracts sources storage labeling tools/bench/lockgate_bench
+
 $(VENV)/.installed: $(UV) pyproject.toml uv.lock
-	$(UV) sync --frozen
+	$(UV) sync --frozen --compile-bytecode
 	@touch $@
 
 install: $(VENV)/.installed
+	@$(RUN) python -m compileall -q -j 0 $(PACKAGES)
 
 $(LS_VENV)/.installed: $(UV) $(LS_PROJECT)/pyproject.toml $(LS_PROJECT)/uv.lock
-	UV_PROJECT_ENVIRONMENT=$(abspath $(LS_VENV)) $(UV) sync --frozen --project $(LS_PROJECT)
+	UV_PROJECT_ENVIRONMENT=$(abspath $(LS_VENV)) $(UV) sync --frozen --compile-bytecode --project $(LS_PROJECT)
 	@touch $@
 
 label-studio-env: $(LS_VENV)/.installed
