@@ -63,6 +63,7 @@ class SchemaIssue:
     message: str
     blocking: bool
     rows: list[int] = field(default_factory=list)
+    count: int = 0  # values that did not fit, for a "type" issue
 
     def __str__(self) -> str:
         return self.message
@@ -195,6 +196,42 @@ def _rows_text(rows: list[int], count: int) -> str:
     return f"data row{'s' if count > 1 else ''} {listed}{more}"
 
 
+def _type_issue(contract: Contract, name: str, count: int, rows: list[int]) -> SchemaIssue:
+    type_name = contract.column(name).logical_type.value
+    message = f"column {name}: {count} value(s) are not valid {type_name} ({_rows_text(rows, count)})"
+    return SchemaIssue(name, "type", message, blocking=True, rows=rows, count=count)
+
+
+def merge_issues(contract: Contract, windows: list[tuple[int, list[SchemaIssue]]]) -> list[SchemaIssue]:
+    """The issues of a batch conformed a window at a time, as `conform` of the whole batch says them.
+
+    `windows` pairs each window's issues with the rows before it. Schema issues (missing, extra,
+    retyped columns) are the same in every window and are said once; a column's values that did not
+    fit are counted over every window, listing the first rows of the batch.
+    """
+    said: dict[tuple[str, str], SchemaIssue] = {}
+    counts: dict[str, int] = {}
+    rows: dict[str, list[int]] = {}
+    for offset, issues in windows:
+        for issue in issues:
+            said.setdefault((issue.column, issue.kind), issue)
+            if issue.kind == "type":
+                counts[issue.column] = counts.get(issue.column, 0) + issue.count
+                listed = rows.setdefault(issue.column, [])
+                listed.extend(offset + row for row in issue.rows[: MAX_ROWS_LISTED - len(listed)])
+    merged = [
+        _type_issue(contract, issue.column, counts[issue.column], rows[issue.column])
+        if issue.kind == "type"
+        else issue
+        for issue in said.values()
+    ]
+    # `conform`'s order: the contract's columns (missing or retyped), values that did not fit, extras.
+    position = {prop.name: index for index, prop in enumerate(contract.columns)}
+    rank = {"missing": 0, "retyped": 0, "type": 1, "extra": 2}
+    order = {id(issue): index for index, issue in enumerate(merged)}
+    return sorted(merged, key=lambda i: (rank[i.kind], position.get(i.column, len(position)), order[id(i)]))
+
+
 def conform(frame: pl.DataFrame, contract: Contract) -> ConformResult:
     """Cast the frame to the contract's columns and types, and say (without values) what did not fit."""
     issues: list[SchemaIssue] = []
@@ -238,11 +275,7 @@ def conform(frame: pl.DataFrame, contract: Contract) -> ConformResult:
             count = int(failed.sum())
             if count:
                 rows = (failed.arg_true().head(MAX_ROWS_LISTED) + 1).to_list()
-                type_name = contract.column(name).logical_type.value
-                message = (
-                    f"column {name}: {count} value(s) are not valid {type_name} ({_rows_text(rows, count)})"
-                )
-                issues.append(SchemaIssue(name, "type", message, blocking=True, rows=rows))
+                issues.append(_type_issue(contract, name, count, rows))
     for name in extra:
         if policy.new_columns == "block":
             message = (

@@ -56,8 +56,10 @@ from contracts.errors import GxDuckdbUnsupportedError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from pathlib import Path
 
     import pyarrow as pa
+    import pyarrow.dataset as pads
     from duckdb_engine import ConnectionWrapper
 
 DIALECT = "duckdb"
@@ -227,14 +229,28 @@ def _closable_connection() -> type[ConnectionWrapper]:
     return ClosableConnection
 
 
-def arrow_datasource(context: Any, name: str, table: pa.Table) -> tuple[Any, Callable[[], None]]:
+def arrow_datasource(
+    context: Any,
+    name: str,
+    table: pa.Table | pads.Dataset,
+    *,
+    memory_limit: int | None = None,
+    temp_directory: Path | None = None,
+) -> tuple[Any, Callable[[], None]]:
     """A GX SQL datasource over `table` (visible to GX as table ``batch``) and a function that closes it.
 
     Each connection GX opens is a cursor of one private in-memory database with the table registered:
-    zero-copy, and invisible to any other validation running in the process.
+    zero-copy, and invisible to any other validation running in the process. An Arrow dataset (a staged
+    batch's Parquet parts) is scanned a batch at a time; `memory_limit` (bytes) holds DuckDB to it, and
+    what does not fit (the uniqueness window, a large aggregate) spills into `temp_directory`.
     """
     install()
-    base = duckdb.connect(":memory:", config={"enable_external_access": False})
+    config: dict[str, Any] = {"enable_external_access": False}
+    if memory_limit is not None:
+        config["memory_limit"] = f"{max(memory_limit // 2**20, 64)}MiB"
+    if temp_directory is not None:
+        config["temp_directory"] = str(temp_directory)
+    base = duckdb.connect(":memory:", config=config)
     cursors: list[duckdb.DuckDBPyConnection] = []
     # Held here and nowhere else: not by `creator`, which GX keeps after `close`, nor by this frame, which
     # a traceback GX keeps (an exception it caught while building the datasource) would keep alive.

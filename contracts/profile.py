@@ -49,7 +49,7 @@ def withheld_columns(
 
 
 def profile_batch(
-    frame: pl.DataFrame,
+    frame: pl.DataFrame | pl.LazyFrame,
     contract: Contract,
     *,
     source: str,
@@ -57,30 +57,37 @@ def profile_batch(
     masked: Collection[str] = (),
     now: datetime | None = None,
 ) -> Profile:
-    """The profile of `frame`, the batch about to be published (`masked`: the columns this run masked)."""
-    withheld = withheld_columns(frame.columns, contract, masked)
-    exprs: list[pl.Expr] = []
-    for i, name in enumerate(frame.columns):
+    """The profile of `frame`, the batch about to be published (`masked`: the columns this run masked).
+
+    A staged batch is profiled as a lazy scan of its parts: one streaming pass for every statistic.
+    """
+    schema = frame.collect_schema()
+    withheld = withheld_columns(schema.names(), contract, masked)
+    exprs: list[pl.Expr] = [pl.len().alias("rows")]
+    for i, name in enumerate(schema.names()):
         column = pl.col(name)
         exprs += [column.null_count().alias(f"{i}:nulls"), column.approx_n_unique().alias(f"{i}:distinct")]
-        if name not in withheld and frame.schema[name].is_numeric():
+        if name not in withheld and schema[name].is_numeric():
             number = column.cast(pl.Float64)
             exprs += [number.min().alias(f"{i}:min"), number.max().alias(f"{i}:max")]
             exprs += [
                 number.quantile(q, interpolation="linear").alias(f"{i}:{k}") for k, q in QUANTILES.items()
             ]
-    stats = frame.select(exprs).row(0, named=True) if exprs else {}
+    selected = frame.select(exprs)
+    stats = (selected.collect(engine="streaming") if isinstance(selected, pl.LazyFrame) else selected).row(
+        0, named=True
+    )
     policy = contract.table.drift.new_categories
     categorical = set(policy.columns) if policy.action != "ignore" else set()
-    rows = frame.height
+    rows = int(stats["rows"])
     columns = []
-    for i, name in enumerate(frame.columns):
+    for i, name in enumerate(schema.names()):
         nulls = int(stats[f"{i}:nulls"])
         # approx_n_unique counts null as one value more.
         distinct = max(int(stats[f"{i}:distinct"]) - (1 if nulls else 0), 0)
         profile = ColumnProfile(
             name=name,
-            dtype=str(frame.schema[name]),
+            dtype=str(schema[name]),
             nulls=nulls,
             null_rate=nulls / rows if rows else 0.0,
             distinct=distinct,
@@ -91,7 +98,7 @@ def profile_batch(
             profile.quantiles = {k: _finite(stats[f"{i}:{k}"]) for k in QUANTILES}
         if name in categorical and name not in withheld:
             profile.categories, profile.categories_over = _categories(
-                frame.get_column(name), distinct, policy.max_categories
+                frame, name, distinct, policy.max_categories
             )
         columns.append(profile)
     return Profile(
@@ -104,13 +111,18 @@ def profile_batch(
     )
 
 
-def _categories(series: pl.Series, approx: int, limit: int) -> tuple[list[str] | None, bool]:
+def _categories(
+    frame: pl.DataFrame | pl.LazyFrame, name: str, approx: int, limit: int
+) -> tuple[list[str] | None, bool]:
     """The column's distinct non-null values as text, sorted; none when there are more than `limit`.
 
     `approx` (the HyperLogLog count) spares the exact pass over a column clearly above the limit."""
     if approx > max(limit * 1.1, limit + 10):
         return None, True
-    values = series.drop_nulls().unique()
+    distinct = frame.select(pl.col(name).drop_nulls().unique())
+    if isinstance(distinct, pl.LazyFrame):
+        distinct = distinct.collect(engine="streaming")
+    values = distinct.to_series()
     if values.len() > limit:
         return None, True
     return sorted(values.cast(pl.String).to_list()), False

@@ -17,15 +17,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+import duckdb
 import polars as pl
 
 from contracts.model import Action
 from contracts.row_level import NULL_RULE, ROW_LEVEL_EXPECTATIONS
 
+UNIQUE_RULE = "expect_column_values_to_be_unique"
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
     from contracts.model import QualityRule
+    from storage.staging import Staged
 
 ROW_NUMBER = "_lockgate_row"
 FAILED_RULES = "_lockgate_failed_rules"
@@ -75,14 +79,47 @@ _FAILS: dict[str, Callable[[pl.Expr, dict[str, Any]], pl.Expr]] = {
 }
 
 
-def failing_rows(rule: QualityRule) -> pl.Expr:
-    """Boolean expression: the row breaks `rule` (as GX counts unexpected rows)."""
+def failing_rows(rule: QualityRule, duplicates: Mapping[str, pl.Series] | None = None) -> pl.Expr:
+    """Boolean expression: the row breaks `rule` (as GX counts unexpected rows).
+
+    A uniqueness rule compares rows across the whole batch; a window of a staged batch passes the values
+    that occur more than once in all of it (`duplicated_values`) as `duplicates`.
+    """
     if rule.expectation not in ROW_LEVEL_EXPECTATIONS or rule.column is None:
         raise ValueError(f"{rule.expectation} does not judge single rows, so it cannot quarantine them")
     col = pl.col(rule.column)
     if rule.expectation == NULL_RULE:
         return col.is_null()
+    if rule.expectation == UNIQUE_RULE and duplicates is not None and rule.column in duplicates:
+        return col.is_not_null() & col.is_in(duplicates[rule.column])
     return col.is_not_null() & _FAILS[rule.expectation](col, rule.kwargs).fill_null(False)
+
+
+def duplicated_values(
+    staged: Staged, rules: list[QualityRule], unexpected: Mapping[str, int | None], memory_limit: int | None
+) -> dict[str, pl.Series]:
+    """Per column of an active quarantining uniqueness rule, the values a staged batch holds more than
+    once, found by DuckDB over its Parquet parts (held to `memory_limit` bytes, spilling to the stage's
+    folder): what `split` needs to judge each window as the whole batch."""
+    active = _active(rules, unexpected)
+    columns = sorted({rule.column for rule in active if rule.expectation == UNIQUE_RULE and rule.column})
+    if not columns:
+        return {}
+    config: dict[str, Any] = {"enable_external_access": False, "temp_directory": str(staged.folder)}
+    if memory_limit is not None:
+        config["memory_limit"] = f"{max(memory_limit // 2**20, 64)}MiB"
+    con = duckdb.connect(":memory:", config=config)
+    try:
+        found: dict[str, pl.Series] = {}
+        for column in columns:
+            con.register("staged_batch", staged.dataset([column]))
+            ident = '"' + column.replace('"', '""') + '"'
+            sql = f"SELECT {ident} FROM staged_batch WHERE {ident} IS NOT NULL GROUP BY 1 HAVING count(*) > 1"  # noqa: S608 - a quoted identifier
+            found[column] = con.execute(sql).pl().get_column(column)
+            con.unregister("staged_batch")
+        return found
+    finally:
+        con.close()
 
 
 @dataclass(frozen=True)
@@ -101,14 +138,18 @@ def split(
     rules: list[QualityRule],
     unexpected: Mapping[str, int | None],
     malformed: Sequence[Malformed] = (),
+    *,
+    offset: int = 0,
+    duplicates: Mapping[str, pl.Series] | None = None,
 ) -> Quarantine:
     """Set aside the rows that broke quarantine rules, given how many rows GX counted unexpected per rule
     id (`ValidationReport.unexpected_counts`), together with the `malformed` records reading left out.
 
     A quarantine rule whose failures exceed its ``mostly`` threshold is not handled here: GX judged the
-    rule failed, and the validation report counts it as blocking.
+    rule failed, and the validation report counts it as blocking. A window of a staged batch is split
+    with the rows before it (`offset`, for ROW_NUMBER) and the batch's `duplicated_values`.
     """
-    held = _split_by_rules(frame, rules, unexpected)
+    held = _split_by_rules(frame, rules, unexpected, offset, duplicates)
     if not malformed:
         return held
     records = pl.DataFrame(
@@ -133,22 +174,31 @@ def split(
     )
 
 
-def _split_by_rules(
-    frame: pl.DataFrame, rules: list[QualityRule], unexpected: Mapping[str, int | None]
-) -> Quarantine:
-    active = [
+def _active(rules: list[QualityRule], unexpected: Mapping[str, int | None]) -> list[QualityRule]:
+    """The quarantine rules GX found rows breaking."""
+    return [
         rule
         for rule in rules
         if rule.on_failure is Action.QUARANTINE and (unexpected.get(rule.rule_id) or 0) > 0
     ]
+
+
+def _split_by_rules(
+    frame: pl.DataFrame,
+    rules: list[QualityRule],
+    unexpected: Mapping[str, int | None],
+    offset: int,
+    duplicates: Mapping[str, pl.Series] | None,
+) -> Quarantine:
+    active = _active(rules, unexpected)
     if not active:
         return Quarantine(kept=frame, quarantined=frame.clear())
-    flags = frame.select(*(failing_rows(rule).alias(rule.rule_id) for rule in active))
+    flags = frame.select(*(failing_rows(rule, duplicates).alias(rule.rule_id) for rule in active))
     failed = pl.concat_list(
         [pl.when(pl.col(rule.rule_id)).then(pl.lit(rule.rule_id)).otherwise(None) for rule in active]
     ).list.drop_nulls()
     marked = frame.with_columns(
-        pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias(ROW_NUMBER),
+        pl.int_range(offset + 1, offset + pl.len() + 1, dtype=pl.Int64).alias(ROW_NUMBER),
         flags.select(failed.alias(FAILED_RULES)).to_series(),
     )
     bad = pl.col(FAILED_RULES).list.len() > 0

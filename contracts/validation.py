@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.expectations import all_rules, build_suite, gx_offline
 from contracts.model import Action, Severity
+from storage.staging import Staged
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -154,10 +155,11 @@ def _new_context() -> Any:
     return context
 
 
-def _scrub_values(text: str, frame: pl.DataFrame) -> str:
-    """Replace any value of the frame's text-like columns that occurs verbatim in `text`."""
+def _scrub_values(text: str, frame: pl.DataFrame | pl.LazyFrame) -> str:
+    """Replace any value of the frame's text-like columns that occurs verbatim in `text` (a staged
+    batch is read as a lazy frame, in one streaming pass per column)."""
     found: set[str] = set()
-    for name, dtype in frame.schema.items():
+    for name, dtype in frame.collect_schema().items():
         if not (dtype == pl.String or isinstance(dtype, pl.Categorical | pl.Enum)):
             continue
         col = pl.col(name).cast(pl.String)
@@ -169,13 +171,14 @@ def _scrub_values(text: str, frame: pl.DataFrame) -> str:
             .unique()
             .head(100)
         )
-        found.update(hits.to_series().to_list())
+        collected = hits.collect(engine="streaming") if isinstance(hits, pl.LazyFrame) else hits
+        found.update(collected.to_series().to_list())
     for value in sorted(found, key=len, reverse=True):
         text = text.replace(value, "…")
     return text
 
 
-def safe_exception(message: str, frame: pl.DataFrame, names: set[str]) -> str:
+def safe_exception(message: str, frame: pl.DataFrame | pl.LazyFrame, names: set[str]) -> str:
     """An exception text fit for reports: column names kept, anything that may be a value removed."""
     text = " ".join(message.strip().splitlines()[:1]).strip()
     text = text.removeprefix("Error: ")
@@ -213,7 +216,7 @@ def _exception_messages(info: Any) -> list[str]:
     return messages
 
 
-def docs_result(result: Any, frame: pl.DataFrame, names: set[str]) -> dict[str, Any]:
+def docs_result(result: Any, frame: pl.DataFrame | pl.LazyFrame, names: set[str]) -> dict[str, Any]:
     """GX's validation result as JSON fit to keep in the lake and render as Data Docs: each
     expectation's numbers kept (counts, percentages, a numeric observed value), anything that may
     carry values (lists of unexpected values or rows, text observed values, tracebacks) left out, and
@@ -284,7 +287,7 @@ def _pushdown_ok(rules: list[QualityRule]) -> bool:
     return True
 
 
-def _columns_read(rules: list[QualityRule], frame: pl.DataFrame) -> list[str]:
+def _columns_read(rules: list[QualityRule], columns: list[str]) -> list[str]:
     """The columns the rules read, when every rule is a single-column or row-count rule; else all.
 
     GX's SQL wraps the batch as ``SELECT * FROM batch``, and DuckDB then carries every column through
@@ -295,7 +298,7 @@ def _columns_read(rules: list[QualityRule], frame: pl.DataFrame) -> list[str]:
     for rule in rules:
         narrow = rule.expectation.startswith("expect_column_") or rule.expectation in _ROW_COUNT_RULES
         if not narrow or "row_condition" in rule.kwargs:
-            return frame.columns
+            return columns
         for key in ("column", "column_A", "column_B"):
             if isinstance(rule.kwargs.get(key), str):
                 named.add(rule.kwargs[key])
@@ -303,24 +306,43 @@ def _columns_read(rules: list[QualityRule], frame: pl.DataFrame) -> list[str]:
             value = rule.kwargs.get(key)
             if value is not None:
                 if not isinstance(value, list | tuple | set) or not all(isinstance(c, str) for c in value):
-                    return frame.columns
+                    return columns
                 named.update(value)
     # With no column named (row counts only), one column keeps the table's height.
-    return [c for c in frame.columns if c in named] or frame.columns[:1]
+    return [c for c in columns if c in named] or columns[:1]
 
 
 def _batch_definition(
-    context: Any, name: str, frame: pl.DataFrame, engine: Engine, rules: list[QualityRule]
+    context: Any,
+    name: str,
+    frame: pl.DataFrame | Staged,
+    engine: Engine,
+    rules: list[QualityRule],
+    memory_limit: int | None,
 ) -> tuple[Any, dict[str, Any], Any]:
-    """GX's batch definition for the frame, its batch parameters, and what to close afterwards."""
+    """GX's batch definition for the frame, its batch parameters, and what to close afterwards.
+
+    A staged batch reaches DuckDB as an Arrow dataset of its Parquet parts, scanned a batch at a time,
+    with DuckDB held to `memory_limit` bytes and spilling into the stage's folder; on the pandas path
+    (a regex DuckDB cannot run) it is read whole. A frame is in memory already: DuckDB reads its
+    Arrow buffers in place.
+    """
     if engine == "duckdb":
         from contracts.gx_duckdb import TABLE, arrow_datasource
 
-        datasource, close = arrow_datasource(
-            context, name, frame.select(_columns_read(rules, frame)).to_arrow()
-        )
+        columns = _columns_read(rules, frame.columns)
+        # The data goes straight into the call: a local of this frame would keep it alive through a
+        # traceback GX keeps (an exception it caught while building the asset below).
+        if isinstance(frame, Staged):
+            datasource, close = arrow_datasource(
+                context, name, frame.dataset(columns), memory_limit=memory_limit, temp_directory=frame.folder
+            )
+        else:
+            datasource, close = arrow_datasource(context, name, frame.select(columns).to_arrow())
         definition = datasource.add_table_asset(name, table_name=TABLE).add_batch_definition_whole_table(name)
         return definition, {}, close
+    if isinstance(frame, Staged):
+        frame = frame.lazy().collect()
     definition = (
         context.data_sources.add_pandas(name)
         .add_dataframe_asset(name)
@@ -333,17 +355,18 @@ def _run(
     context: Any,
     name: str,
     suite: Any,
-    frame: pl.DataFrame,
+    frame: pl.DataFrame | Staged,
     run_id: str | None,
     engine: Engine,
     rules: list[QualityRule],
+    memory_limit: int | None,
 ) -> Any:
     """Validate one batch; with `run_id`, through a checkpoint, so the result carries what Data Docs
     show of a run (GX's run name is Lockgate's run id, with the validation's time)."""
     import great_expectations as gx
     from great_expectations.core.run_identifier import RunIdentifier
 
-    batch_definition, parameters, close = _batch_definition(context, name, frame, engine, rules)
+    batch_definition, parameters, close = _batch_definition(context, name, frame, engine, rules, memory_limit)
     try:
         if run_id is None:
             return batch_definition.get_batch(batch_parameters=parameters).validate(
@@ -366,9 +389,15 @@ def _run(
 
 
 def validate(
-    frame: pl.DataFrame, contract: Contract, *, run_id: str | None = None, engine: Engine = "duckdb"
+    frame: pl.DataFrame | Staged,
+    contract: Contract,
+    *,
+    run_id: str | None = None,
+    engine: Engine = "duckdb",
+    memory_limit: int | None = None,
 ) -> ValidationReport:
-    """Run every rule of the contract (implicit and explicit) on the frame.
+    """Run every rule of the contract (implicit and explicit) on the frame, or on a staged batch (a
+    source larger than memory; DuckDB then keeps within `memory_limit` bytes, spilling to disk).
 
     With `run_id`, the report also carries GX's result of this validation as JSON (`docs`), named by
     that run, for the lake's Data Docs site (:mod:`contracts.data_docs`). It is kept in SUMMARY form
@@ -376,15 +405,17 @@ def validate(
     picks GX's execution engine: ``duckdb`` (default; pandas when a regex needs Python) or ``pandas``.
     """
     rules = all_rules(contract)
+    rows = frame.rows if isinstance(frame, Staged) else frame.height
+    scrub = frame.lazy() if isinstance(frame, Staged) else frame  # where exception texts' values are found
     if not rules:
-        return ValidationReport(row_count=frame.height, outcomes=[])
+        return ValidationReport(row_count=rows, outcomes=[])
     if engine == "duckdb" and not _pushdown_ok(rules):
         engine = "pandas"
     suite = build_suite(contract, name=f"{contract.id}-{contract.version}")
     context = _new_context()
     name = f"lockgate-{contract.id}-{uuid.uuid4().hex}"
     try:
-        result = _run(context, name, suite, frame, run_id, engine, rules)
+        result = _run(context, name, suite, frame, run_id, engine, rules, memory_limit)
     finally:
         site = _docs_site(context)
         if site is not None:  # GX leaves the ephemeral site's temporary folder behind otherwise
@@ -400,7 +431,7 @@ def validate(
             outcome = {"success": False, "exception": "Great Expectations returned no result for this rule"}
         else:
             numbers = found.result or {}
-            messages = [safe_exception(m, frame, names) for m in _exception_messages(found.exception_info)]
+            messages = [safe_exception(m, scrub, names) for m in _exception_messages(found.exception_info)]
             outcome = {
                 "success": bool(found.success) and not messages,
                 "element_count": _number(numbers.get("element_count"), int),
@@ -419,5 +450,5 @@ def validate(
                 **outcome,
             )
         )
-    docs = docs_result(result, frame, names) if run_id is not None else None
-    return ValidationReport(row_count=frame.height, outcomes=outcomes, docs=docs)
+    docs = docs_result(result, scrub, names) if run_id is not None else None
+    return ValidationReport(row_count=rows, outcomes=outcomes, docs=docs)

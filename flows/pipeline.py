@@ -25,17 +25,18 @@ from prefect.cache_policies import NO_CACHE
 from prefect.states import Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from contracts.conform import conform
+from contracts.conform import SchemaIssue, conform
 from contracts.data_docs import publish_validation, rebuild_index
 from contracts.drift import DriftFinding, compare
 from contracts.expectations import all_rules, check_contract
 from contracts.keys import key_id, resolve_key
-from contracts.masking import mask, required_keys
+from contracts.masking import MaskResult, mask, required_keys
 from contracts.pii.gate import pii_gate
 from contracts.profile import profile_batch
 from contracts.quarantine import split
 from contracts.suppression import drop_suppressed
 from contracts.validation import ValidationReport, validate
+from contracts.windows import MaskedWindows, conform_windows, mask_windows, split_windows
 from flows.access import note_catalog_changes, refresh_role_outputs
 from flows.docs import docs_hint, docs_link
 from flows.errors import DaskUnavailable, StopLine
@@ -48,16 +49,18 @@ from flows.release import release_parts
 from flows.reports import run_table, source_markdown
 from flows.results import DriftLine, ExpectationLine, RunResult, SourceResult, SourceStatus
 from flows.runs import IO_RETRIES, IO_RETRY_DELAYS, current_run_id, new_run_id, run_wide_task
-from flows.settings import Settings, current_settings
+from flows.settings import DEFAULT_MEMORY_LIMIT, Settings, current_settings, parse_memory
 from flows.tags import tag_flow_run
 from sources.catalog import Catalog, Source, load_catalog
 from sources.connectors import MalformedRecord, read_source
 from sources.extract import extract
+from sources.staged_read import StagedRead, can_stage, stage_source, window_rows
 from storage.curated import CuratedVersion, list_versions, publish, rolled_back_releases, table_key
 from storage.layout import work_root
 from storage.profiles import load_profiles, published_runs, write_profile
 from storage.quarantine import write_quarantine
 from storage.raw import RawManifest, land_raw, read_verified, write_manifest
+from storage.staging import Staged
 from storage.state import read_state, write_state
 from storage.store import open_store
 from storage.warehouse import register_current
@@ -72,6 +75,7 @@ if TYPE_CHECKING:
     from pydantic import SecretStr
 
     from flows.partitions import Partitions
+    from storage.base import ObjectStore
     from storage.curated import Mode
     from storage.raw import RawFile
 
@@ -87,6 +91,7 @@ class Batch:
     empty: bool = False  # an incremental source with nothing new since its last run
     new_state: dict[str, Any] | None = None  # connector state to commit once the data is published
     frame: pl.DataFrame | None = None
+    staged: Staged | None = None  # the rows on disk instead of `frame`: a source larger than memory
     report: ValidationReport | None = None
     masked_columns: dict[str, str] = field(default_factory=dict)
     rows_in: int | None = None
@@ -117,6 +122,30 @@ class RunContext:
     # The runner a source of several files maps its per-file work over (`flows.partitions`); None: every
     # source is read and masked in one task.
     partitions: Partitions | None = field(default=None, repr=False, compare=False)
+    memory_limit: int = DEFAULT_MEMORY_LIMIT  # bytes a source's rows may take (`Settings.memory_limit`)
+
+    @property
+    def stage_above(self) -> int:
+        """A source whose files hold more bytes is staged on disk (its rows take several times that in
+        memory: text, typed and masked columns side by side)."""
+        return self.memory_limit // 4
+
+    @property
+    def window_bytes(self) -> int:
+        """Bytes of a staged source's files that one window of rows holds: a window's text, typed and
+        masked columns, Arrow and Parquet buffers and polars' allocator's slack take about twenty times
+        that at a step's peak (measured on the benchmark's rows)."""
+        return self.memory_limit // 64
+
+    @property
+    def duckdb_memory(self) -> int:
+        """What DuckDB may take while it validates a staged batch (no window is held then)."""
+        return self.memory_limit // 2
+
+    def stage(self, source: str, step: str) -> Staged:
+        """A new stage for `source`'s rows after `step`, in the run's working folder."""
+        assert self.work is not None, "staged batches live in the run's working folder"
+        return Staged.create(self.work, f"{source}-{step}")
 
 
 def _has_pii(source: Source) -> bool:
@@ -178,6 +207,19 @@ def read_task(batch: Batch, run: RunContext) -> Batch:
         # Files this run landed were hashed as they were copied in; content reused from earlier runs is
         # verified again as it is read.
         landed_now = {f.key for f in batch.raw if f.reused_from is None}
+        staged = _read_staged(batch, run, landed_now)
+        if staged is not None:  # larger than memory: on disk, a window at a time
+            batch.staged, batch.rows_in = staged[0], staged[0].rows
+            batch.read_notes = _read_notes(batch.source, staged[1].files_without_rows, [])
+            get_run_logger().info(
+                "%s: %d rows staged on disk in %d window(s) (files larger than a quarter of the memory "
+                "limit, %d MiB)",
+                batch.source.name,
+                staged[0].rows,
+                len(staged[0].parts),
+                run.memory_limit // 2**20,
+            )
+            return batch
         if run.partitions is not None and len(batch.raw) > 1:  # a file per task, stacked in file order
             read = run.partitions.read(batch.source, batch.raw, run.lake, run.work, landed_now=landed_now)
         else:
@@ -216,6 +258,27 @@ def read_task(batch: Batch, run: RunContext) -> Batch:
     return batch
 
 
+def _read_staged(batch: Batch, run: RunContext, landed_now: set[str]) -> tuple[Staged, StagedRead] | None:
+    """The source's rows staged on disk when its files are too large to hold (`RunContext.stage_above`);
+    None when they are read whole: small files, NDJSON, a CSV whose records are not all whole (the
+    whole read finds those), or no rows at all."""
+    connector = batch.source.passport.connector
+    if run.work is None or not can_stage(connector) or sum(f.bytes for f in batch.raw) <= run.stage_above:
+        return None
+    names = [f.name for f in batch.raw]
+
+    def stage(paths: list[Path]) -> tuple[Staged, StagedRead] | None:
+        staged = run.stage(batch.source.name, "read")
+        rows = window_rows(connector, paths[0], run.window_bytes)
+        read = stage_source(connector, paths, names, staged, window_rows=rows, workdir=run.work)
+        if read is None or staged.rows == 0:
+            staged.remove()
+            return None
+        return staged, read
+
+    return read_verified(open_store(run.lake), batch.raw, stage, run.work, landed_now=landed_now)
+
+
 MAX_MALFORMED_LISTED = 20
 
 
@@ -243,31 +306,16 @@ def validate_task(batch: Batch, run: RunContext) -> Batch:
     and rows that broke quarantine rules are set aside in the lake while the rest go on."""
     if batch.empty:
         return batch
-    assert batch.frame is not None
     contract = batch.source.contract
-    conformed = conform(batch.frame, contract)
-    batch.frame = None  # the text as read: typed columns replace it, and it must not outlive conform
-    blocking = [str(issue) for issue in conformed.issues if issue.blocking]
-    batch.schema_notes = [str(issue) for issue in conformed.issues if not issue.blocking]
-    for note in batch.schema_notes:
-        get_run_logger().warning("%s: %s", batch.source.name, note)
-    if blocking:
-        raise StopLine(batch.source.name, blocking, None)
     store = open_store(run.lake)
-    # Subjects erased from this source stay out of everything after this point (rules, quarantine, curated),
-    # whatever the source delivers again.
-    kept = drop_suppressed(
-        conformed.frame, batch.source.name, store=store, keys=run.keys, configured=current_settings().keys
+    data = (
+        _conform_staged(batch, run, store) if batch.staged is not None else _conform_frame(batch, run, store)
     )
-    frame = kept.frame
-    batch.rows_suppressed, batch.erasures = kept.dropped, kept.digests
-    if kept.dropped:
-        get_run_logger().warning("%s: %d row(s) of erased subjects left out", batch.source.name, kept.dropped)
     with (
         step_folder(store, run.work, f"docs-{batch.source.name}-") as docs,
         reporting_disk_full(f"writing the Data Docs of {batch.source.name}"),
     ):
-        report = validate(frame, contract, run_id=batch.run_id)
+        report = validate(data, contract, run_id=batch.run_id, memory_limit=run.duckdb_memory)
         if report.docs is not None:  # a contract without rules renders no report
             page = publish_validation(
                 store,
@@ -286,29 +334,91 @@ def validate_task(batch: Batch, run: RunContext) -> Batch:
             link_text=f"Data Docs: {batch.source.name}",
             description=f"Great Expectations Data Docs for run {batch.run_id} ({docs_hint(run.lake)})",
         )
-    batch.frame, batch.report = frame, report
+    batch.report = report
     for outcome in report.warnings:
         get_run_logger().warning("%s: rule %s failed (warn)", batch.source.name, outcome.rule_id)
     if not report.passed:
         raise StopLine(batch.source.name, [], report)
-    held = split(frame, all_rules(contract), report.unexpected_counts, batch.malformed)
-    if held.quarantined.height:
+    if isinstance(data, Staged):
+        kept = run.stage(batch.source.name, "kept")
+        windows = split_windows(
+            data, all_rules(contract), report.unexpected_counts, kept, memory_limit=run.duckdb_memory
+        )
+        data.remove()
+        batch.staged, quarantined, counts = kept, windows.quarantined, windows.counts
+    else:
+        held = split(data, all_rules(contract), report.unexpected_counts, batch.malformed)
+        batch.frame, quarantined, counts = held.kept, held.quarantined, held.counts
+    if quarantined.height:
         batch.quarantine_key = write_quarantine(
-            open_store(run.lake),
+            store,
             batch.source.name,
             batch.run_id,
-            held.quarantined,
+            quarantined,
             sensitivity=batch.source.passport.sensitivity.value,
             pii=_has_pii(batch.source),
         )
-        batch.frame, batch.rows_quarantined = held.kept, held.quarantined.height
+        batch.rows_quarantined = quarantined.height
         get_run_logger().warning(
             "%s: %d row(s) quarantined (%s)",
             batch.source.name,
-            held.quarantined.height,
-            ", ".join(f"{rule}: {count}" for rule, count in held.counts.items()),
+            quarantined.height,
+            ", ".join(f"{rule}: {count}" for rule, count in counts.items()),
         )
     return batch
+
+
+def _conform_frame(batch: Batch, run: RunContext, store: ObjectStore) -> pl.DataFrame:
+    """The batch's frame conformed to the contract, without the rows of erased subjects."""
+    assert batch.frame is not None
+    conformed = conform(batch.frame, batch.source.contract)
+    batch.frame = None  # the text as read: typed columns replace it, and it must not outlive conform
+    _schema_issues(batch, conformed.issues)
+    # Subjects erased from this source stay out of everything after this point (rules, quarantine, curated),
+    # whatever the source delivers again.
+    kept = drop_suppressed(
+        conformed.frame, batch.source.name, store=store, keys=run.keys, configured=current_settings().keys
+    )
+    batch.rows_suppressed, batch.erasures = kept.dropped, kept.digests
+    _note_suppressed(batch)
+    batch.frame = kept.frame
+    return kept.frame
+
+
+def _conform_staged(batch: Batch, run: RunContext, store: ObjectStore) -> Staged:
+    """`_conform_frame` of a staged batch, a window at a time, into a new stage."""
+    assert batch.staged is not None
+    configured = current_settings().keys
+
+    def keep(frame: pl.DataFrame) -> tuple[pl.DataFrame, int, list[str]]:
+        kept = drop_suppressed(frame, batch.source.name, store=store, keys=run.keys, configured=configured)
+        return kept.frame, kept.dropped, kept.digests
+
+    conformed = run.stage(batch.source.name, "conformed")
+    result = conform_windows(batch.staged, batch.source.contract, conformed, keep)
+    batch.staged.remove()
+    batch.staged = conformed
+    _schema_issues(batch, result.issues)
+    batch.rows_suppressed, batch.erasures = result.dropped, result.digests
+    _note_suppressed(batch)
+    return conformed
+
+
+def _schema_issues(batch: Batch, issues: list[SchemaIssue]) -> None:
+    """Keep the drift the contract allows as notes; stop the line on any that blocks."""
+    blocking = [str(issue) for issue in issues if issue.blocking]
+    batch.schema_notes = [str(issue) for issue in issues if not issue.blocking]
+    for note in batch.schema_notes:
+        get_run_logger().warning("%s: %s", batch.source.name, note)
+    if blocking:
+        raise StopLine(batch.source.name, blocking, None)
+
+
+def _note_suppressed(batch: Batch) -> None:
+    if batch.rows_suppressed:
+        get_run_logger().warning(
+            "%s: %d row(s) of erased subjects left out", batch.source.name, batch.rows_suppressed
+        )
 
 
 @task(name="mask", cache_policy=NO_CACHE)
@@ -320,13 +430,20 @@ def mask_task(batch: Batch, run: RunContext) -> Batch:
     """
     if batch.empty:
         return batch
-    assert batch.frame is not None
-    parts = run.partitions.mask_parts(len(batch.raw)) if run.partitions is not None else 1
-    if run.partitions is not None and parts > 1:  # slices of the rows, masked on Dask workers
-        result = run.partitions.mask(batch.source, batch.frame, run.keys, parts)
+    result: MaskResult | MaskedWindows
+    if batch.staged is not None:  # a window at a time, into a new stage
+        masked = run.stage(batch.source.name, "masked")
+        result = mask_windows(batch.staged, batch.source.contract, run.keys, masked)
+        batch.staged.remove()
+        batch.staged = masked
     else:
-        result = mask(batch.frame, batch.source.contract, run.keys)
-    batch.frame = result.frame
+        assert batch.frame is not None
+        parts = run.partitions.mask_parts(len(batch.raw)) if run.partitions is not None else 1
+        if run.partitions is not None and parts > 1:  # slices of the rows, masked on Dask workers
+            result = run.partitions.mask(batch.source, batch.frame, run.keys, parts)
+        else:
+            result = mask(batch.frame, batch.source.contract, run.keys)
+        batch.frame = result.frame
     batch.masked_columns = {
         column: f"{rule}:{result.key_ids[column]}" if column in result.key_ids else rule
         for column, rule in result.applied.items()
@@ -343,8 +460,9 @@ def pii_gate_task(batch: Batch, run: RunContext) -> Batch:
     """
     if batch.empty:
         return batch
-    assert batch.frame is not None
-    verdict = pii_gate(batch.frame, batch.source.contract)
+    data = batch.staged if batch.staged is not None else batch.frame
+    assert data is not None
+    verdict = pii_gate(data, batch.source.contract)
     if verdict.findings:
         raise StopLine(batch.source.name, [], batch.report, verdict.findings)
     batch.pii_coverage = verdict.coverage
@@ -363,11 +481,12 @@ def profile_task(batch: Batch, run: RunContext) -> Batch:
     """
     if batch.empty:
         return batch
-    assert batch.frame is not None
+    data = batch.staged.lazy() if batch.staged is not None else batch.frame
+    assert data is not None
     source, store = batch.source, open_store(run.lake)
     policy = source.contract.table.drift
     profile = profile_batch(
-        batch.frame, source.contract, source=source.name, run_id=batch.run_id, masked=batch.masked_columns
+        data, source.contract, source=source.name, run_id=batch.run_id, masked=batch.masked_columns
     )
     runs = published_runs(list_versions(store, source.name))
     batch.drift = compare(profile, load_profiles(store, source.name, limit=policy.history, runs=runs), policy)
@@ -396,7 +515,8 @@ def publish_task(batch: Batch, run: RunContext) -> Batch:
     if batch.empty:
         batch.published = current
         return batch
-    assert batch.frame is not None
+    data = batch.staged if batch.staged is not None else batch.frame
+    assert data is not None
     incremental = getattr(source.passport.connector, "incremental", None) is not None
     keys = [c.name for c in contract.columns if c.primary_key]
     mode: Mode = ("merge" if keys else "append") if incremental else "overwrite"
@@ -426,7 +546,7 @@ def publish_task(batch: Batch, run: RunContext) -> Batch:
     result = publish(
         store,
         source.name,
-        batch.frame,
+        data,
         release=parts,
         run_id=batch.run_id,
         masked_columns=batch.masked_columns,
@@ -440,6 +560,8 @@ def publish_task(batch: Batch, run: RunContext) -> Batch:
             store, source.name, batch.new_state, run_id=batch.run_id, curated_version=result.version.version
         )
     batch.published, batch.moved = result.version, result.changed
+    if batch.staged is not None:  # in the Delta table now; a failed publish keeps it for the retry
+        batch.staged.remove()
     return batch
 
 
@@ -572,6 +694,7 @@ def ingest(
     sources: list[str] | None = None,
     task_runner: Literal["thread", "dask"] = "thread",
     dask_workers: int | None = None,
+    memory_limit: str | None = None,
 ) -> RunResult:
     """Ingest a catalog's sources (all, or the named ones) into the lake and refresh the warehouse.
 
@@ -582,8 +705,11 @@ def ingest(
     published. `task_runner` runs the per-file work of sources with several files on threads or on Dask
     workers (`flows.partitions`; the scheduler is the ``LOCKGATE_DASK_ADDRESS`` setting, else a local
     cluster of `dask_workers` processes); a Dask cluster that cannot be reached fails the run up front too.
+    `memory_limit` (``2GiB``) overrides the ``LOCKGATE_MEMORY_LIMIT`` setting for this run.
     """
     settings = current_settings()
+    if memory_limit is not None:
+        settings = settings.model_copy(update={"memory_limit": parse_memory(memory_limit)})
     loaded = load_catalog(Path(catalog), check=check_contract)
     selected = loaded.select(sources or [])
     note_catalog_changes(loaded, lake, settings.user)  # `catalog.changed` audit entries (`flows.access`)
@@ -630,7 +756,13 @@ def _ingest_sources(
         ", ".join(f"{name}={key_id(key)}" for name, key in keys.items()) or "none",
     )
     context = RunContext(
-        lake=lake, run_id=run_id, keys=keys, postgres=settings.postgres, work=work, partitions=partitions
+        lake=lake,
+        run_id=run_id,
+        keys=keys,
+        postgres=settings.postgres,
+        work=work,
+        partitions=partitions,
+        memory_limit=int(settings.memory_limit),
     )
     batches = [Batch(source=source, run_id=run_id, raw=[]) for source in sources]
     with stop_on_signals():  # over Prefect's SIGTERM bridge, which would crash the run mid-step

@@ -21,7 +21,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pydantic import Field, SecretStr, TypeAdapter, ValidationError
+from pydantic import ByteSize, Field, SecretStr, TypeAdapter, ValidationError
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 from flows.errors import SettingsError
@@ -95,6 +95,24 @@ def os_user() -> str:
         return f"uid:{os.getuid()}"
 
 
+DEFAULT_MEMORY_LIMIT = 2 * 2**30
+MIN_MEMORY_LIMIT = 64 * 2**20
+
+
+def parse_memory(text: str) -> int:
+    """Bytes a memory size names (``2GiB``, ``512MB``, ``1073741824``); `SettingsError` if it names none
+    or less than 64 MiB."""
+    try:
+        size = int(TypeAdapter(ByteSize).validate_python(text))
+    except ValidationError:
+        raise SettingsError(
+            f"memory limit {text!r}: not a size (try 2GiB, 512MB or a number of bytes)"
+        ) from None
+    if size < MIN_MEMORY_LIMIT:
+        raise SettingsError(f"memory limit {text!r}: at least 64MiB")
+    return size
+
+
 class Settings(BaseSettings):
     """Lockgate's configuration: ``LOCKGATE_<FIELD>`` for each field, plus the named keys and connections.
 
@@ -138,6 +156,14 @@ class Settings(BaseSettings):
         None,
         description="Dask scheduler that 'lockgate run --task-runner dask' sends partition work to "
         "(tls://host:8786); without it, a local cluster of this machine's cores.",
+    )
+    memory_limit: ByteSize = Field(
+        ByteSize(DEFAULT_MEMORY_LIMIT),
+        ge=MIN_MEMORY_LIMIT,
+        description="Memory a source's rows may take in a run (2GiB, 512MB, or bytes): a source whose "
+        "files are larger than a quarter of it is staged on disk and worked a window at a time, and "
+        "DuckDB keeps within half of it, spilling to the run's working folder. The libraries a run "
+        "loads (Prefect, Great Expectations, polars: about 0.7 GB) come on top.",
     )
     keys: dict[str, SecretStr] = Field(default_factory=dict, description="Masking keys by name.")
     postgres: dict[str, SecretStr] = Field(

@@ -15,7 +15,7 @@ import json
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
-from typing import IO, TYPE_CHECKING, Literal
+from typing import IO, TYPE_CHECKING, Any, Literal
 
 import polars as pl
 
@@ -156,7 +156,7 @@ def _read_one(
         raise SourceReadError(path, None, "file not found")
     if path.stat().st_size == 0:
         raise SourceReadError(path, None, "file is empty")
-    match _file_format(spec):
+    match file_format(spec):
         case "csv":
             assert isinstance(spec, CsvOptions)
             return _read_csv(spec, path, workdir)
@@ -166,7 +166,7 @@ def _read_one(
             return _read_parquet(path), []
 
 
-def _file_format(spec: Connector) -> S3Format:
+def file_format(spec: Connector) -> S3Format:
     """What the files handed to `read_frame` hold, whatever kind of connector delivered them."""
     if isinstance(spec, CsvConnector):
         return "csv"
@@ -198,7 +198,7 @@ def _concat(spec: Connector, paths: Sequence[Path | str], frames: list[pl.DataFr
     # NDJSON types are inferred per file (a column that is all null in one file is Null there), so
     # its files may widen to a common type; CSV is all strings and Parquet types are declared.
     how: Literal["vertical", "vertical_relaxed"] = (
-        "vertical_relaxed" if _file_format(spec) == "ndjson" else "vertical"
+        "vertical_relaxed" if file_format(spec) == "ndjson" else "vertical"
     )
     try:
         return pl.concat(aligned, how=how)
@@ -300,16 +300,29 @@ def _polars_csv(spec: CsvOptions, path: Path, origin: Path) -> tuple[pl.DataFram
         frame = _parse_csv(spec, path, empty_is_null, truncate=True)
     if frame is None:
         raise _csv_error(spec, path, origin)
-    duplicated = [c for c in frame.columns if "_duplicated_" in c]
-    if spec.header and duplicated:
-        names = sorted({c.split("_duplicated_")[0] for c in duplicated})
-        raise SourceReadError(origin, 1, f"header names a column more than once: {', '.join(names)}")
+    check_header(spec, frame.columns, origin)
     ragged = ragged_records(spec, path, frame, strict=strict)
     if ragged is None or not (strict or ragged):  # polars refused the file for another reason
         raise _csv_error(spec, path, origin)
     if ragged:
         frame = frame.filter(~pl.int_range(pl.len()).is_in([r.row for r in ragged]))
-    tokens = [value for value in null_values if value]
+    return finish_text(spec, frame), ragged
+
+
+def check_header(spec: CsvOptions, columns: list[str], origin: Path) -> None:
+    duplicated = [c for c in columns if "_duplicated_" in c]
+    if spec.header and duplicated:
+        names = sorted({c.split("_duplicated_")[0] for c in duplicated})
+        raise SourceReadError(origin, 1, f"header names a column more than once: {', '.join(names)}")
+
+
+def finish_text(spec: CsvOptions, frame: pl.DataFrame) -> pl.DataFrame:
+    """Rows of a CSV file as a source delivers them: null tokens applied, blank lines left out.
+
+    Applied after the field counts are checked (they need the text the file holds), to the whole file
+    or to each window of a staged one.
+    """
+    tokens = [value for value in spec.null_values if value]
     if tokens:
         frame = frame.with_columns(
             pl.when(pl.col(c).is_in(tokens)).then(None).otherwise(pl.col(c)).alias(c) for c in frame.columns
@@ -319,26 +332,29 @@ def _polars_csv(spec: CsvOptions, path: Path, origin: Path) -> tuple[pl.DataFram
     # so the frame is filtered only when it holds such a row (measured: a second copy of the whole
     # 5M-row benchmark table, ≈1.5 GB, for nothing).
     blank = frame.select(pl.all_horizontal(pl.all().is_null()).alias("blank")).to_series()
-    return (frame.filter(~blank) if blank.any() else frame), ragged
+    return frame.filter(~blank) if blank.any() else frame
 
 
 def _parse_csv(spec: CsvOptions, path: Path, empty_is_null: bool, *, truncate: bool) -> pl.DataFrame | None:
     """polars' reading, or None when it fails: its message quotes the offending field, so it is neither
     shown nor chained; the caller re-scans the file for a clean reason instead."""
     with contextlib.suppress(pl.exceptions.PolarsError):
-        return pl.read_csv(
-            path,
-            has_header=spec.header,
-            separator=spec.delimiter,
-            quote_char=spec.quote_char,
-            empty_string_is_null=empty_is_null,
-            infer_schema=False,
-            encoding="utf8",
-            glob=False,
-            truncate_ragged_lines=truncate,
-            with_column_names=None if spec.header else _numbered_columns,
-        )
+        return pl.read_csv(path, encoding="utf8", **csv_options(spec, empty_is_null, truncate=truncate))
     return None
+
+
+def csv_options(spec: CsvOptions, empty_is_null: bool, *, truncate: bool) -> dict[str, Any]:
+    """polars' CSV options for a source's files, the same for a whole read and a staged scan."""
+    return {
+        "has_header": spec.header,
+        "separator": spec.delimiter,
+        "quote_char": spec.quote_char,
+        "empty_string_is_null": empty_is_null,
+        "infer_schema": False,
+        "glob": False,
+        "truncate_ragged_lines": truncate,
+        "with_column_names": None if spec.header else _numbered_columns,
+    }
 
 
 def _numbered_columns(names: list[str]) -> list[str]:

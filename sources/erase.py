@@ -30,7 +30,7 @@ from typing import IO, TYPE_CHECKING, Any
 import polars as pl
 from pydantic import TypeAdapter, ValidationError
 
-from sources.connectors import _file_format
+from sources.connectors import file_format
 from sources.errors import SourceReadError
 from sources.passport import Connector, CsvOptions
 
@@ -71,7 +71,7 @@ def filter_file(
     `label` names the file in errors (its lake key); errors give its line, never a value.
     """
     name = label or str(path)
-    fmt = _file_format(spec)
+    fmt = file_format(spec)
     if fmt == "csv":
         assert isinstance(spec, CsvOptions)
         return _filter_csv(spec, path, out, name, column, matches, capture)

@@ -80,6 +80,20 @@ def ragged_records(
     return _by_record(spec, path, frame, data, buffer, strict=strict)
 
 
+def proven_clean(spec: CsvOptions, path: Path, text: pl.LazyFrame) -> bool:
+    """Whether every record of `path` has the header's field count, given `text`, a lazy scan of what
+    polars read from it without cutting records (blank lines still in, null tokens not applied).
+
+    False means only that the file is not proven clean: reading it whole finds its malformed records.
+    """
+    last = pl.col(text.collect_schema().names()[-1])
+    padded = last.is_null().any() | (pl.lit(value=False) if "" in spec.null_values else (last == "").any())
+    if len(text.collect_schema()) <= 1 or not text.select(padded).collect(engine="streaming").item():
+        return True
+    ascii_only = ord(spec.delimiter) < 128 and (spec.quote_char is None or ord(spec.quote_char) < 128)
+    return ascii_only and _balanced(spec, path, text)
+
+
 def _bytes_series(buffer: pa.Buffer) -> pl.Series:
     """The bytes of `buffer` as a polars series of uint8, without a copy."""
     return pl.Series("b", pa.Array.from_buffers(pa.uint8(), buffer.size, [None, buffer]))
@@ -108,12 +122,21 @@ def _byte_counts(path: Path, quote: str | None) -> tuple[int, int]:
     return crs, quotes
 
 
-def _value_bytes(frame: pl.DataFrame) -> int:
+def _value_bytes(frame: pl.DataFrame | pl.LazyFrame) -> int:
     """The bytes of every value, column by column (one column's lengths in memory at a time), in 64 bits:
     polars counts bytes per value in 32 bits, and a file past 4 GiB holds more than that."""
+    if isinstance(frame, pl.LazyFrame):  # a staged file: one streaming pass sums every column
+        sums = frame.select(pl.all().str.len_bytes().cast(pl.UInt64).sum()).collect(engine="streaming")
+        return sum(int(value or 0) for value in sums.row(0))
     return sum(
         int(frame.get_column(name).str.len_bytes().cast(pl.UInt64).sum() or 0) for name in frame.columns
     )
+
+
+def _quotes_in_values(frame: pl.DataFrame | pl.LazyFrame, quote: str) -> int:
+    counted = frame.select(pl.all().str.count_matches(quote, literal=True).cast(pl.UInt64).sum())
+    row = (counted.collect(engine="streaming") if isinstance(counted, pl.LazyFrame) else counted).row(0)
+    return sum(int(value or 0) for value in row)
 
 
 def _edges(path: Path) -> tuple[bytes, bytes]:
@@ -124,7 +147,7 @@ def _edges(path: Path) -> tuple[bytes, bytes]:
         return head, raw.read()
 
 
-def _balanced(spec: CsvOptions, path: Path, frame: pl.DataFrame) -> bool:
+def _balanced(spec: CsvOptions, path: Path, frame: pl.DataFrame | pl.LazyFrame) -> bool:
     """Whether the file's bytes prove that no record is short (one pass, counting two byte values).
 
     A record of k fields is its values' bytes, k - 1 delimiters, its quotes and one newline: k bytes of
@@ -135,34 +158,42 @@ def _balanced(spec: CsvOptions, path: Path, frame: pl.DataFrame) -> bool:
     file holds quotes, the quote characters inside values are counted and the sum tried again; what
     is still short (a short record, a blank line before the end, a CR inside a value) is checked
     record by record. Blank lines an editor left at the end count one (empty) field each.
+
+    `frame` is the file as polars read it, in memory or staged (a lazy scan of its Parquet copy: every
+    sum is then one streaming pass).
     """
     quote = spec.quote_char
     crs, quotes = _byte_counts(path, quote)
     value_bytes = _value_bytes(frame)
     header = _header(spec, path) if spec.header else []
     value_bytes += sum(len(name.encode()) for name in header)
-    records = frame.height + (1 if spec.header else 0)
+    if isinstance(frame, pl.LazyFrame):
+        height = int(frame.select(pl.len()).collect(engine="streaming").item())
+        width = len(frame.collect_schema())
+    else:
+        height, width = frame.height, frame.width
+    records = height + (1 if spec.header else 0)
     head, tail = _edges(path)
     bom = head == codecs.BOM_UTF8
     size = path.stat().st_size
     unterminated = size > 0 and not tail.endswith(bytes([_NEWLINE]))
-    blank = _trailing_blank_lines(frame, tail)
-    expected = frame.width * (records - blank) + blank
+    blank = _trailing_blank_lines(frame, tail, height)
+    expected = width * (records - blank) + blank
     fields = size - len(codecs.BOM_UTF8) * bom - crs - quotes - value_bytes + unterminated
     if fields < expected and quote is not None and quotes:
-        in_values = frame.select(
-            pl.all().str.count_matches(quote, literal=True).cast(pl.UInt64).sum()
-        ).sum_horizontal()
-        fields += int(in_values.item() or 0) + sum(name.count(quote) for name in header)
+        fields += _quotes_in_values(frame, quote) + sum(name.count(quote) for name in header)
     return fields == expected
 
 
-def _trailing_blank_lines(frame: pl.DataFrame, end: bytes) -> int:
+def _trailing_blank_lines(frame: pl.DataFrame | pl.LazyFrame, end: bytes, height: int) -> int:
     """How many records at the end are blank lines: empty lines ending the file (`end`: its last bytes),
     read as all-null rows."""
     tail = end.replace(b"\r\n", b"\n")
-    count = min(len(tail) - len(tail.rstrip(b"\n")) - 1, frame.height)
-    if count <= 0 or frame.tail(count).select(pl.all_horizontal(pl.all().is_null()).all()).item() is not True:
+    count = min(len(tail) - len(tail.rstrip(b"\n")) - 1, height)
+    if count <= 0:
+        return 0
+    last = frame.tail(count).select(pl.all_horizontal(pl.all().is_null()).all())
+    if (last.collect() if isinstance(last, pl.LazyFrame) else last).item() is not True:
         return 0
     return count
 

@@ -47,6 +47,7 @@ from storage.base import StatsObjects, TagsObjects
 from storage.errors import IntegrityError, ObjectNotFound, StorageError, UnknownVersion
 from storage.integrity import open_existing
 from storage.release import ReleaseParts
+from storage.staging import Staged
 from storage.tags import access_tags
 
 if TYPE_CHECKING:
@@ -329,7 +330,7 @@ class Published(BaseModel):
 def publish(
     store: ObjectStore,
     source: str,
-    data: pl.DataFrame | pa.Table,
+    data: pl.DataFrame | pa.Table | Staged,
     *,
     release: ReleaseParts,
     run_id: str,
@@ -358,9 +359,12 @@ def publish(
         if not damaged:
             return Published(version=current, changed=False)
         _log.warning("%r: publishing release %s again: %s", source, rid, "; ".join(damaged))
-    row_count, names = (
-        (data.height, data.columns) if isinstance(data, pl.DataFrame) else (data.num_rows, data.column_names)
-    )
+    if isinstance(data, Staged):
+        row_count, names = data.rows, data.columns
+    elif isinstance(data, pl.DataFrame):
+        row_count, names = data.height, data.columns
+    else:
+        row_count, names = data.num_rows, data.column_names
     arrow = _arrow(data)
     tags = access_tags("curated", source, sensitivity=sensitivity, pii=pii)
     stored = {
@@ -412,9 +416,20 @@ def publish(
     return Published(version=_versions(store, source, after, check_restorable=False)[-1], changed=True)
 
 
-def _arrow(data: pl.DataFrame | pa.Table) -> pa.Table | pa.RecordBatchReader:
-    """Arrow for delta-rs: a frame as a stream of record batches converted a slice at a time; columns of
-    no type (all nulls, never typed) become strings, which Delta and DuckDB's reader accept."""
+def _arrow(data: pl.DataFrame | pa.Table | Staged) -> pa.Table | pa.RecordBatchReader:
+    """Arrow for delta-rs: a frame as a stream of record batches converted a slice at a time, a staged
+    batch as a stream of its parts' row groups; columns of no type (all nulls, never typed) become
+    strings, which Delta and DuckDB's reader accept."""
+    if isinstance(data, Staged):
+        if data.rows == 0:
+            return _arrow(data.lazy().collect())
+        reader = data.reader()
+        schema = pa.schema(
+            [f.with_type(pa.large_string()) if pa.types.is_null(f.type) else f for f in reader.schema]
+        )
+        if schema == reader.schema:
+            return reader
+        return pa.RecordBatchReader.from_batches(schema, (batch.cast(schema) for batch in reader))
     if not isinstance(data, pl.DataFrame):
         return data
     nulls = [name for name, dtype in data.schema.items() if dtype == pl.Null]

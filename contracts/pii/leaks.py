@@ -35,6 +35,7 @@ def leaks(
     sample_rows: int | None = None,
     seed: int = 0,
     names: bool = True,
+    ner_share: float = 1.0,
 ) -> ScanReport:
     """Scan of the masked `frame`'s columns that can still hold PII; ``report.clean`` means none found.
 
@@ -42,5 +43,10 @@ def leaks(
     (only NER, for names, reads a sample; the report says how large).
     """
     return scan_frame(
-        frame, columns=columns_to_check(frame, contract), sample_rows=sample_rows, seed=seed, names=names
+        frame,
+        columns=columns_to_check(frame, contract),
+        sample_rows=sample_rows,
+        seed=seed,
+        names=names,
+        ner_share=ner_share,
     )

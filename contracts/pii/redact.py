@@ -69,8 +69,18 @@ def redact_texts(
     return out
 
 
-def redact_series(series: pl.Series, kinds: Iterable[str] | None = None) -> pl.Series:
-    """The column with PII spans replaced by markers; rows stage 1 rules out are not touched."""
+MEMO_MAX_VALUES = 200_000
+
+
+def redact_series(
+    series: pl.Series, kinds: Iterable[str] | None = None, memo: dict[str, str] | None = None
+) -> pl.Series:
+    """The column with PII spans replaced by markers; rows stage 1 rules out are not touched.
+
+    `memo` carries what earlier calls redacted for this column (value → redacted text) to the next:
+    a batch masked a window at a time sends each distinct note through NER once, not once per window
+    (up to `MEMO_MAX_VALUES` values; a value's redaction does not depend on the rows around it).
+    """
     wanted = [str(k) for k in (SPAN_KINDS if kinds is None else kinds)]
     hint = column_hint(series.name)
     text = series if series.dtype == pl.String else series.cast(pl.String)
@@ -86,7 +96,12 @@ def redact_series(series: pl.Series, kinds: Iterable[str] | None = None) -> pl.S
     candidates = distinct.filter(pl.any_horizontal(gates)).get_column(text.name).to_list()
     if not candidates:
         return text
-    redacted = redact_texts(candidates, wanted, hint)
+    known = memo if memo is not None else {}
+    fresh = [value for value in candidates if value not in known]
+    found = dict(zip(fresh, redact_texts(fresh, wanted, hint), strict=True))
+    if memo is not None and len(memo) < MEMO_MAX_VALUES:
+        memo.update(found)
+    redacted = [found[value] if value in found else known[value] for value in candidates]
     changed = [(old, new) for old, new in zip(candidates, redacted, strict=True) if old != new]
     if not changed:
         return text

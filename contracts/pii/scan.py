@@ -43,6 +43,7 @@ DEFAULT_SAMPLE_ROWS = 20_000
 CONFIDENCE = 0.95
 NER_MAX_ROWS = 1_000  # free-text values sent to NER per column
 NAME_COLUMN_SAMPLE = 300  # values checked before calling a short column a name column
+MIN_NER_SAMPLE = 50  # the least NER reads of a window of a batch scanned in windows
 NAME_COLUMN_SHARE = 0.5  # share of 2–3-word values, and of those NER calls names, to call it one
 NAME_COVERAGE = 0.6  # a value is a name when name spans cover this share of its letters
 TEXT_MEAN_CHARS = 20  # "text column": longer on average, or mostly containing spaces...
@@ -133,11 +134,13 @@ def scan_frame(
     sample_rows: int | None = DEFAULT_SAMPLE_ROWS,
     seed: int = 0,
     names: bool = True,
+    ner_share: float = 1.0,
 ) -> ScanReport:
     """Find the PII kinds each column holds, on a uniform sample of at most `sample_rows` rows, or on
     every row when `sample_rows` is None (then only person names, found by NER, are sampled).
 
     `names=False` skips NER (person names, and names as evidence of free text): several times faster.
+    `ner_share` scales NER's samples down, for a batch scanned a window at a time (`merge_reports`).
     """
     wanted = list(frame.columns if columns is None else columns)
     missing = [c for c in wanted if c not in frame.columns]
@@ -157,7 +160,9 @@ def scan_frame(
     findings: dict[str, ColumnFindings] = {c: ColumnFindings(rows_scanned=scanned) for c in skipped}
     estimated: dict[str, list[str]] = {}
     for name in text_columns:
-        kinds, guessed, ner = _scan_column(data.get_column(name), name, names=names, seed=seed)
+        kinds, guessed, ner = _scan_column(
+            data.get_column(name), name, names=names, seed=seed, ner_share=ner_share
+        )
         findings[name] = ColumnFindings(
             kinds=kinds,
             rows_scanned=scanned,
@@ -178,13 +183,49 @@ def scan_frame(
     )
 
 
+def merge_reports(reports: list[ScanReport]) -> ScanReport:
+    """One report for a batch scanned a window at a time: each column's rows and kinds summed, NER's
+    samples and candidates summed, the kinds any window estimated listed as estimated."""
+    if not reports:
+        raise ValueError("merge_reports needs at least one report")
+    first = reports[0]
+    columns: dict[str, ColumnFindings] = {}
+    for name in first.columns:
+        parts = [report.columns[name] for report in reports]
+        kinds: Counter[str] = Counter()
+        for part in parts:
+            kinds.update(part.kinds)
+        sampled = [part for part in parts if part.ner_rows is not None]
+        columns[name] = ColumnFindings(
+            kinds=dict(kinds),
+            rows_scanned=sum(part.rows_scanned for part in parts),
+            ner_rows=sum(part.ner_rows or 0 for part in sampled) if sampled else None,
+            ner_candidates=sum(part.ner_candidates or 0 for part in sampled) if sampled else None,
+        )
+    estimated: dict[str, list[str]] = {}
+    for report in reports:
+        for name, kinds_ in report.estimated.items():
+            estimated[name] = sorted({*estimated.get(name, []), *kinds_})
+    scanned = sum(report.rows_scanned for report in reports)
+    return ScanReport(
+        columns=columns,
+        rows_total=sum(report.rows_total for report in reports),
+        rows_scanned=scanned,
+        sampled=any(report.sampled for report in reports),
+        seed=first.seed,
+        min_detectable_fraction=min_detectable_fraction(scanned),
+        estimated=estimated,
+        skipped=list(first.skipped),
+    )
+
+
 def _is_texty(dtype: pl.DataType) -> bool:
     """Text and integer columns can hold identifiers (an INN or a card kept as a number); dates cannot."""
     return isinstance(dtype, _TEXT_DTYPES) or dtype.is_integer() or dtype.is_decimal()
 
 
 def _scan_column(
-    series: pl.Series, name: str, *, names: bool, seed: int
+    series: pl.Series, name: str, *, names: bool, seed: int, ner_share: float = 1.0
 ) -> tuple[dict[str, int], list[str], tuple[int, int] | None]:
     """Kinds → row counts for one (sampled) column, which of those counts are estimates, and, when NER
     read only a sample, (rows it read, candidate rows)."""
@@ -239,19 +280,23 @@ def _scan_column(
     if names and is_text:
         # NER samples rows, in their order: the rows of the values that pass each gate.
         shape = text.filter(text.is_in(flags.filter(pl.col("_shape")).get_column("v")))
+        name_sample = max(MIN_NER_SAMPLE, round(NAME_COLUMN_SAMPLE * ner_share))
+        ner_rows = max(MIN_NER_SAMPLE, round(NER_MAX_ROWS * ner_share))
         if shape.len() >= NAME_COLUMN_SHARE * text.len():
-            persons, exact = _name_column(shape, seed)
-            if shape.len() > NAME_COLUMN_SAMPLE:
-                ner = (NAME_COLUMN_SAMPLE, shape.len())
+            persons, exact = _name_column(shape, seed, name_sample)
+            if shape.len() > name_sample:
+                ner = (name_sample, shape.len())
             if persons:
                 kinds[PiiKind.PERSON_NAME] = persons
                 if not exact:
                     guessed.append(PiiKind.PERSON_NAME)
         else:
             gated = text.filter(text.is_in(flags.filter(pl.col("_gate")).get_column("v")))
-            persons_f, free_f, exact = _free_text_names(gated, regex_cache, hint, embedded_values, seed)
+            persons_f, free_f, exact = _free_text_names(
+                gated, regex_cache, hint, embedded_values, seed, ner_rows
+            )
             if not exact:
-                ner = (NER_MAX_ROWS, gated.len())
+                ner = (ner_rows, gated.len())
             if persons_f:
                 kinds[PiiKind.PERSON_NAME] = round(persons_f)
                 if not exact:
@@ -292,12 +337,12 @@ def _letters(text: str) -> int:
     return sum(ch.isalpha() for ch in text)
 
 
-def _name_column(shape: pl.Series, seed: int) -> tuple[int, bool]:
+def _name_column(shape: pl.Series, seed: int, sample: int = NAME_COLUMN_SAMPLE) -> tuple[int, bool]:
     """Rows holding a person's name in a column of short 2–3-word values (0 if it is not a name column).
 
     NER runs on a sample only; the share it calls names is applied to all 2–3-word rows.
     """
-    counts, exact = _sample_values(shape, NAME_COLUMN_SAMPLE, seed)
+    counts, exact = _sample_values(shape, sample, seed)
     values = list(counts)
     hits = 0
     for value, spans in zip(values, ner_person_spans(values), strict=True):
@@ -318,11 +363,12 @@ def _free_text_names(
     hint: str | None,
     embedded_values: set[str],
     seed: int,
+    limit: int = NER_MAX_ROWS,
 ) -> tuple[float, float, bool]:
     """(rows with a person name, rows with embedded PII) among gated rows; scaled when sub-sampled."""
     if gated.is_empty():
         return 0.0, 0.0, True
-    counts, exact = _sample_values(gated, NER_MAX_ROWS, seed)
+    counts, exact = _sample_values(gated, limit, seed)
     values = list(counts)
     persons = embedded = 0
     for value, ner in zip(values, ner_person_spans(values), strict=True):

@@ -285,11 +285,11 @@ def test_the_batch_is_released_when_the_validation_ends(
     tables: list[weakref.ref[pa.Table]] = []
     original = gx_duckdb.arrow_datasource
 
-    def spy(context: Any, name: str, table: pa.Table) -> Any:
+    def spy(context: Any, name: str, table: pa.Table, **options: Any) -> Any:
         tables.append(weakref.ref(table))
         given = [table]
         del table  # this frame must not hold it either: a traceback GX keeps would keep the frame
-        return original(context, name, given.pop())
+        return original(context, name, given.pop(), **options)
 
     monkeypatch.setattr(gx_duckdb, "arrow_datasource", spy)
     contract = make_contract(PROPERTIES, quality=QUALITY)

@@ -1,0 +1,93 @@
+"""Staged batches: a source's rows kept as Parquet parts on local disk while a run works on them.
+
+A batch larger than the run's memory budget (`window_bytes`) never sits in memory whole: each step
+reads it a part at a time, works on that part and writes the result as a part of the next stage. A
+part is written once and never changed, so a stage can be read again (a second pass, a lazy scan, a
+stream into the Delta table) while the next one is written. Parts live in a folder of the run's
+private working folder (`storage.workdir`): removed when the source is done, and with the working
+folder after a crash.
+
+Parts are LZ4-compressed Parquet: written and read faster than zstd (they live minutes, not years),
+and typed, so a part read back is the frame that was written.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.dataset as pads
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+PART_COMPRESSION: Final = "lz4"
+
+
+@dataclass
+class Staged:
+    """One stage of a batch: its parts in row order, their rows and schema (the first part's)."""
+
+    folder: Path
+    parts: list[Path] = field(default_factory=list)
+    rows: int = 0
+    schema: pl.Schema | None = None
+
+    @classmethod
+    def create(cls, parent: Path, name: str) -> Staged:
+        """A new, empty stage in a private sub-folder of `parent` (the run's working folder)."""
+        return cls(Path(tempfile.mkdtemp(prefix=f"staged-{name}-", dir=parent)))
+
+    def add(self, frame: pl.DataFrame) -> None:
+        """Write `frame` as the stage's next part (every part has the first part's columns and types)."""
+        if self.schema is None:
+            self.schema = frame.schema
+        elif frame.schema != self.schema:
+            raise ValueError(f"a part of {self.folder.name} does not have the stage's columns and types")
+        path = self.folder / f"part-{len(self.parts):05d}.parquet"
+        frame.write_parquet(path, compression=PART_COMPRESSION, statistics=False)
+        self.parts.append(path)
+        self.rows += frame.height
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.schema or {})
+
+    def frames(self) -> Iterator[pl.DataFrame]:
+        """The parts, one frame at a time, in row order."""
+        for path in self.parts:
+            yield pl.read_parquet(path)
+
+    def lazy(self) -> pl.LazyFrame:
+        """All parts as one lazy frame (nothing is read until collected; the streaming engine reads a
+        part at a time)."""
+        if not self.parts:
+            return pl.LazyFrame(schema=self.schema)
+        return pl.scan_parquet(self.parts)
+
+    def dataset(self, columns: list[str] | None = None) -> pads.Dataset:
+        """The parts as an Arrow dataset (of `columns` only, when given): DuckDB scans it a batch at a
+        time."""
+        schema = self.arrow_schema()
+        if columns is not None:
+            schema = pa.schema([schema.field(name) for name in columns])
+        return pads.dataset([str(p) for p in self.parts], format="parquet", schema=schema)
+
+    def arrow_schema(self) -> pa.Schema:
+        return pl.DataFrame(schema=self.schema).to_arrow().schema
+
+    def reader(self) -> pa.RecordBatchReader:
+        """The rows as a stream of Arrow record batches, a row group at a time, for the Delta writer."""
+        # One batch and one part read ahead, not Arrow's default of 16 and 4: the stream is as large
+        # in memory as what is read ahead of the writer.
+        return self.dataset().scanner(batch_readahead=1, fragment_readahead=1).to_reader()
+
+    def remove(self) -> None:
+        """Delete the parts (the stage is empty afterwards)."""
+        shutil.rmtree(self.folder, ignore_errors=True)
+        self.parts, self.rows = [], 0
