@@ -58,6 +58,16 @@ TaskRunnerOption = Annotated[
         "local cluster).",
     ),
 ]
+MemoryLimitOption = Annotated[
+    str | None,
+    typer.Option(
+        "--memory-limit",
+        help="Memory a source's rows may take (2GiB, 512MB, bytes; default LOCKGATE_MEMORY_LIMIT, else "
+        "2GiB): a source whose files are larger than a quarter of it is staged on disk and worked a "
+        "window at a time.",
+        show_default=False,
+    ),
+]
 DaskWorkersOption = Annotated[
     int | None,
     typer.Option(

@@ -20,6 +20,7 @@ from cli.options import (
     DaskWorkersOption,
     FormatOption,
     LakeOption,
+    MemoryLimitOption,
     TaskRunner,
     TaskRunnerOption,
 )
@@ -65,6 +66,7 @@ def run(
     output: FormatOption = OutputFormat.TEXT,
     task_runner: TaskRunnerOption = TaskRunner.THREAD,
     dask_workers: DaskWorkersOption = None,
+    memory_limit: MemoryLimitOption = None,
 ) -> None:
     """Run the ingest flow: land raw, validate, mask, publish curated versions, register views.
 
@@ -73,9 +75,15 @@ def run(
     shows what was done, and the exit code is 130 or 143. --format json prints the run as one
     document, csv one row per source. --task-runner dask sends the per-file work of sources with
     several files to Dask workers; a scheduler that cannot be reached exits 1, naming its address.
+    --memory-limit bounds the memory a source's rows take: larger sources go through on disk.
     """
     from flows.errors import Interrupted, RunFailed
     from flows.pipeline import ingest
+    from flows.settings import parse_memory
+
+    if memory_limit is not None:
+        with exit_on_failure(EXIT_INVALID):
+            parse_memory(memory_limit)  # a size that names none exits before any work starts
 
     try:
         with console.status("running the ingest flow (Prefect)…"):
@@ -88,6 +96,7 @@ def run(
                 sources=source or [],
                 task_runner=task_runner.value,
                 dask_workers=dask_workers,
+                memory_limit=memory_limit,
             )
     except RunFailed as failed:  # some source did not publish: show the whole run, then exit 1
         _write_run(failed.run, output)

@@ -59,24 +59,28 @@ def profile_batch(
 ) -> Profile:
     """The profile of `frame`, the batch about to be published (`masked`: the columns this run masked).
 
-    A staged batch is profiled as a lazy scan of its parts: one streaming pass for every statistic.
+    A staged batch is profiled as a lazy scan of its parts: the counts in one streaming pass, and each
+    column's quantiles (which need the column's values together) a column at a time.
     """
     schema = frame.collect_schema()
     withheld = withheld_columns(schema.names(), contract, masked)
     exprs: list[pl.Expr] = [pl.len().alias("rows")]
+    quantiles: list[list[pl.Expr]] = []
     for i, name in enumerate(schema.names()):
         column = pl.col(name)
         exprs += [column.null_count().alias(f"{i}:nulls"), column.approx_n_unique().alias(f"{i}:distinct")]
         if name not in withheld and schema[name].is_numeric():
             number = column.cast(pl.Float64)
             exprs += [number.min().alias(f"{i}:min"), number.max().alias(f"{i}:max")]
-            exprs += [
-                number.quantile(q, interpolation="linear").alias(f"{i}:{k}") for k, q in QUANTILES.items()
-            ]
-    selected = frame.select(exprs)
-    stats = (selected.collect(engine="streaming") if isinstance(selected, pl.LazyFrame) else selected).row(
-        0, named=True
-    )
+            quantiles.append(
+                [number.quantile(q, interpolation="linear").alias(f"{i}:{k}") for k, q in QUANTILES.items()]
+            )
+    if isinstance(frame, pl.LazyFrame):
+        stats = frame.select(exprs).collect(engine="streaming").row(0, named=True)
+        for column_quantiles in quantiles:
+            stats |= frame.select(column_quantiles).collect(engine="streaming").row(0, named=True)
+    else:
+        stats = frame.select(*exprs, *(e for group in quantiles for e in group)).row(0, named=True)
     policy = contract.table.drift.new_categories
     categorical = set(policy.columns) if policy.action != "ignore" else set()
     rows = int(stats["rows"])

@@ -96,7 +96,7 @@ def os_user() -> str:
 
 
 DEFAULT_MEMORY_LIMIT = 2 * 2**30
-MIN_MEMORY_LIMIT = 64 * 2**20
+MIN_MEMORY_LIMIT = 2**20
 
 
 def parse_memory(text: str) -> int:
@@ -109,7 +109,7 @@ def parse_memory(text: str) -> int:
             f"memory limit {text!r}: not a size (try 2GiB, 512MB or a number of bytes)"
         ) from None
     if size < MIN_MEMORY_LIMIT:
-        raise SettingsError(f"memory limit {text!r}: at least 64MiB")
+        raise SettingsError(f"memory limit {text!r}: at least 1MiB")
     return size
 
 

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import polars as pl
 import pyarrow as pa
-from deltalake import CommitProperties, DeltaTable, write_deltalake
+from deltalake import CommitProperties, DeltaTable, WriterProperties, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -392,7 +392,7 @@ def publish(
     before = set(_file_keys(source, table)) if table is not None else set()
     try:
         if mode == "merge" and table is not None:
-            _merge(table, arrow, merge_keys or [], commit)
+            _merge(table, arrow, merge_keys or [], commit, _writer_properties(data))
         else:
             write_deltalake(
                 table_uri(store, source),
@@ -402,6 +402,7 @@ def publish(
                 configuration=TABLE_CONFIGURATION if table is None else None,
                 commit_properties=commit.properties(),
                 storage_options=store.table_options(),
+                writer_properties=_writer_properties(data),
             )
     except CommitFailedError as exc:
         raise StorageError(
@@ -453,8 +454,21 @@ def slice_rows(frame: pl.DataFrame, target_bytes: int) -> int:
     return max(1, int(target_bytes // max(per_row, 1.0)))
 
 
+def _writer_properties(data: pl.DataFrame | pa.Table | Staged) -> WriterProperties:
+    """A staged batch is written a window of rows per Parquet row group: the writer buffers a row group
+    before it flushes it (a million rows by default), and a staged batch must not be held whole. Other
+    data gets delta-rs' defaults."""
+    if not isinstance(data, Staged) or not data.parts:
+        return WriterProperties()
+    return WriterProperties(max_row_group_size=max(1, data.rows // len(data.parts)))
+
+
 def _merge(
-    table: DeltaTable, arrow: pa.Table | pa.RecordBatchReader, keys: list[str], commit: Commit
+    table: DeltaTable,
+    arrow: pa.Table | pa.RecordBatchReader,
+    keys: list[str],
+    commit: Commit,
+    writer_properties: WriterProperties,
 ) -> None:
     """Upsert on `keys`: matching rows are replaced, new ones inserted."""
     predicate = " AND ".join(f"t.{_ident(k)} = s.{_ident(k)}" for k in keys)
@@ -465,6 +479,7 @@ def _merge(
             source_alias="s",
             target_alias="t",
             commit_properties=commit.properties(),
+            writer_properties=writer_properties,
         )
         .when_matched_update_all()
         .when_not_matched_insert_all()

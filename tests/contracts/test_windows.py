@@ -32,7 +32,12 @@ KEYS = {"default": b"k" * 32}
 PROPERTIES = [
     {"name": "id", "logicalType": "integer", "primaryKey": True},
     {"name": "email", "logicalType": "string", "pii": "email", "masking": {"rule": "hash", "key": "default"}},
-    {"name": "phone", "logicalType": "string", "pii": "phone", "masking": {"rule": "partial", "keep_last": 2}},
+    {
+        "name": "phone",
+        "logicalType": "string",
+        "pii": "phone",
+        "masking": {"rule": "partial", "keep_last": 2},
+    },
     {"name": "amount", "logicalType": "number"},
     {"name": "day", "logicalType": "date"},
     {"name": "note", "logicalType": "string", "pii": "free_text", "masking": {"rule": "redact_pii"}},
@@ -48,6 +53,10 @@ QUALITY = [
 WINDOW = 7
 
 
+def _note(i: int) -> str | None:
+    return f"call Ivan Petrov at +7 903 970-28-{i % 3:02d}" if i % 4 else None
+
+
 def _text(rows: int = 40) -> pl.DataFrame:
     """CSV-like text: bad dates in rows 5 and 33, a negative amount in row 12, and one e-mail twice,
     in rows 3 and 38 (different windows)."""
@@ -57,8 +66,10 @@ def _text(rows: int = 40) -> pl.DataFrame:
             "email": [f"user{i if i != 38 else 3}@example.com" for i in range(1, rows + 1)],
             "phone": [f"+7 903 970-28-{i:02d}" for i in range(1, rows + 1)],
             "amount": ["-5" if i == 12 else f"{i}.5" for i in range(1, rows + 1)],
-            "day": ["2024-13-40" if i in (5, 33) else f"2024-01-{(i % 28) + 1:02d}" for i in range(1, rows + 1)],
-            "note": [f"call Ivan Petrov at +7 903 970-28-{i % 3:02d}" if i % 4 else None for i in range(1, rows + 1)],
+            "day": [
+                "2024-13-40" if i in (5, 33) else f"2024-01-{(i % 28) + 1:02d}" for i in range(1, rows + 1)
+            ],
+            "note": [_note(i) for i in range(1, rows + 1)],
         }
     )  # fmt: skip
 
@@ -128,7 +139,9 @@ def test_rules_quarantine_and_masking_over_windows_match_the_whole_frame(
 
     # Distinct counts are HyperLogLog estimates, which a scan of parts merges from sketches per part.
     profiled = profile_batch(masked.lazy(), contract, source="people", run_id="r1", masked=result.applied)
-    expected = profile_batch(whole_masked.frame, contract, source="people", run_id="r1", masked=result.applied)
+    expected = profile_batch(
+        whole_masked.frame, contract, source="people", run_id="r1", masked=result.applied
+    )
     exact = {"profiled_at": True, "columns": {"__all__": {"distinct"}}}
     assert profiled.model_dump(exclude=exact) == expected.model_dump(exclude=exact)
     for got, want in zip(profiled.columns, expected.columns, strict=True):
@@ -141,12 +154,21 @@ def test_the_gate_reads_every_row_of_every_window(tmp_path: Path, make_contract:
     rows = 50
     frame = pl.DataFrame(
         {
-            "ref": [f"order {i} shipped to the depot on time" for i in range(rows - 1)] + ["to: ivan@example.com"],
-            "remark": [f"parcel {i} left the warehouse" for i in range(rows - 1)] + ["mail ivan.petrov@example.com"],
+            "ref": [f"order {i} shipped to the depot on time" for i in range(rows - 1)]
+            + ["to: ivan@example.com"],
+            "remark": [f"parcel {i} left the warehouse" for i in range(rows - 1)]
+            + ["mail ivan.petrov@example.com"],
         }
     )  # fmt: skip
     contract = make_contract(
-        [{"name": "ref", "logicalType": "string", "pii": "email", "masking": {"rule": "partial", "keep_last": 16}}]
+        [
+            {
+                "name": "ref",
+                "logicalType": "string",
+                "pii": "email",
+                "masking": {"rule": "partial", "keep_last": 16},
+            }
+        ]
     )
     masked = mask(frame, contract, {}).frame
     whole = pii_gate(masked, contract)

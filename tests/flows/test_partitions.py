@@ -14,7 +14,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import hmac
-import json
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -23,7 +22,7 @@ from distributed import LocalCluster
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, FlowRunFilterName
 from prefect.settings import PREFECT_API_URL
-from testkit.partitioned_catalog import UNIQUE_RULE, split_customers
+from testkit.partitioned_catalog import RUN_SPECIFIC, UNIQUE_RULE, rows_checksum, split_customers
 
 from flows.errors import RunFailed
 from flows.pipeline import ingest
@@ -42,8 +41,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_api")]
 FILES = 4
 WORKERS = 2  # one thread each: rows are masked in two slices, one per worker
 DUPLICATE = (1, 1200)  # row 1200 (the third file) takes the id of row 1 (the first file)
-# What differs between two runs of the same data by construction: ids and keys that name the run.
-RUN_SPECIFIC = {"run_id", "raw_keys", "quarantine_key", "docs_uri", "started_at", "finished_at"}
 
 
 @pytest.fixture(scope="module")
@@ -69,12 +66,6 @@ def _run(catalog: Path, lake: Path, **options: Any) -> tuple[RunResult, SourceRe
     assert isinstance(run, RunResult), run
     [customers] = run.sources
     return run, customers
-
-
-def _checksum(frame: pl.DataFrame, by: str) -> str:
-    """SHA-256 of the rows sorted by `by`, as JSON with the column names: equal checksums, equal data."""
-    rows = json.dumps(frame.sort(by).to_dicts(), default=str, ensure_ascii=False)
-    return hashlib.sha256(rows.encode()).hexdigest()
 
 
 def _task_runs(run_id: str) -> dict[str, str]:
@@ -113,7 +104,7 @@ def test_threads_and_dask_workers_publish_quarantine_and_report_the_same(
     curated_threads = read_current(open_store(str(tmp_path / "lake-threads")), "customers")
     curated_dask = read_current(open_store(str(tmp_path / "lake-dask")), "customers")
     assert curated_dask.height == len(rows) - 2
-    assert _checksum(curated_dask, "customer_id") == _checksum(curated_threads, "customer_id")
+    assert rows_checksum(curated_dask, "customer_id") == rows_checksum(curated_threads, "customer_id")
     last = rows[-1]  # a row of the fourth file, masked by a Dask worker
     row = curated_dask.filter(pl.col("customer_id") == int(last["customer_id"])).row(0, named=True)
     assert row["email"] == hmac.new(hash_key, last["email"].encode(), hashlib.sha256).hexdigest()
@@ -122,7 +113,7 @@ def test_threads_and_dask_workers_publish_quarantine_and_report_the_same(
     held_threads = read_quarantine(open_store(str(tmp_path / "lake-threads")), "customers", threads.run_id)
     held_dask = read_quarantine(open_store(str(tmp_path / "lake-dask")), "customers", dask.run_id)
     assert held_dask.get_column("_lockgate_row").sort().to_list() == [DUPLICATE[0] + 1, DUPLICATE[1] + 1]
-    assert _checksum(held_dask, "_lockgate_row") == _checksum(held_threads, "_lockgate_row")
+    assert rows_checksum(held_dask, "_lockgate_row") == rows_checksum(held_threads, "_lockgate_row")
 
     # Every partition's task run was recorded in the flow's own API, by the workers for the Dask run:
     # files read on both runners, rows masked in a slice per worker on Dask; one PII gate for the batch.

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import hashlib
+import json
 from typing import TYPE_CHECKING, Any
 
 import yaml
@@ -12,7 +14,17 @@ from testkit.catalog_fixtures import read_customers
 if TYPE_CHECKING:
     from pathlib import Path
 
+    import polars as pl
+
 UNIQUE_RULE = "unique_customer"
+# What differs between two runs of the same data by construction: ids and keys that name the run.
+RUN_SPECIFIC = {"run_id", "raw_keys", "quarantine_key", "docs_uri", "started_at", "finished_at"}
+
+
+def rows_checksum(frame: pl.DataFrame, by: str) -> str:
+    """SHA-256 of the rows sorted by `by`, as JSON with the column names: equal checksums, equal data."""
+    rows = json.dumps(frame.sort(by).to_dicts(), default=str, ensure_ascii=False)
+    return hashlib.sha256(rows.encode()).hexdigest()
 
 
 def split_customers(catalog: Path, files: int = 4, duplicate: tuple[int, int] | None = None) -> list[Path]:
