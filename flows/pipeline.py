@@ -2,7 +2,9 @@
 register.
 
 Each step is one Prefect task so the UI shows where a source stopped; I/O steps retry with backoff. A
-source of several files reads them (and, on Dask, masks its rows) in partitions (`flows.partitions`).
+source of several files reads them (and, on Dask, masks its rows) in partitions (`flows.partitions`). A
+source larger than a quarter of the memory limit is staged on disk and each step works on it a window
+at a time (`Batch.staged`, `contracts.windows`); every other source travels as one frame.
 Every step takes a source's `Batch` and the run's `RunContext` and returns the batch, so the flow
 iterates `STEPS`: a new step is one task and one entry in that list.
 The flow holds no business logic: it calls `sources`, `contracts` and `storage` and records what

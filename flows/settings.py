@@ -278,6 +278,8 @@ def _shown(value: object) -> str:
         return NOT_SET
     if isinstance(value, SecretStr):
         return MASK
+    if isinstance(value, ByteSize):
+        return value.human_readable()
     return str(value)
 
 

@@ -74,6 +74,7 @@ def test_defaults_as_a_table() -> None:
         "LOCKGATE_LINEAGE_API_KEY": (NOT_SET, "default"),
         "LOCKGATE_DOCS_URL": (NOT_SET, "default"),
         "LOCKGATE_DASK_ADDRESS": (NOT_SET, "default"),
+        "LOCKGATE_MEMORY_LIMIT": ("2.0GiB", "default"),
         "LOCKGATE_KEY_<NAME>": (NOT_SET, "default"),
         "LOCKGATE_PG_<NAME>": (NOT_SET, "default"),
     }

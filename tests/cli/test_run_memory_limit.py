@@ -18,7 +18,10 @@ from typing import TYPE_CHECKING
 
 from prefect.settings import PREFECT_API_URL
 from testkit.catalog_fixtures import REPO
+from typer.testing import CliRunner
 
+from cli.app import app
+from cli.errors import EXIT_INVALID
 from lockgate_bench import catalog, data
 
 if TYPE_CHECKING:
@@ -74,3 +77,11 @@ def test_a_source_four_times_the_memory_limit_is_ingested_within_it(
     assert source["pii_coverage"].startswith(f"every row ({ROWS})")
     grown = f"peak {peak / 2**20:.0f} MB, {footprint / 2**20:.0f} MB at 1,000 rows"
     assert peak - footprint < 2 * size, grown
+
+
+def test_a_memory_limit_that_names_no_size_exits_2_before_any_work(tmp_path: Path) -> None:
+    lake = tmp_path / "lake"
+    result = CliRunner().invoke(app, ["run", "--lake", str(lake), "--memory-limit", "a lot"])
+    assert result.exit_code == EXIT_INVALID
+    assert "memory limit 'a lot': not a size (try 2GiB, 512MB or a number of bytes)" in result.output
+    assert not lake.exists()

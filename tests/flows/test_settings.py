@@ -17,7 +17,7 @@ from contracts.keys import key_id
 from flows.errors import SettingsError
 from flows.pipeline import ingest
 from flows.results import SourceStatus
-from flows.settings import MASK, Settings, current_settings, describe, env_name, use_settings
+from flows.settings import MASK, Settings, current_settings, describe, env_name, parse_memory, use_settings
 from labeling import server as server_module
 from storage.curated import list_versions
 from storage.store import open_store
@@ -64,6 +64,7 @@ def test_every_field_reads_its_prefixed_variable(monkeypatch: pytest.MonkeyPatch
         "LOCKGATE_LINEAGE_API_KEY": "lineage-secret",
         "LOCKGATE_DOCS_URL": "http://docs.internal:8765",
         "LOCKGATE_DASK_ADDRESS": "tls://dask.internal:8786",
+        "LOCKGATE_MEMORY_LIMIT": "512MiB",
     }
     for name, value in values.items():
         monkeypatch.setenv(name, value)
@@ -82,6 +83,7 @@ def test_every_field_reads_its_prefixed_variable(monkeypatch: pytest.MonkeyPatch
     assert settings.lineage_api_key == SecretStr("lineage-secret")
     assert settings.docs_url == "http://docs.internal:8765"
     assert settings.dask_address == "tls://dask.internal:8786"
+    assert settings.memory_limit == 512 * 2**20
     assert {env_name(field) for field in Settings.model_fields if field not in {"keys", "postgres"}} == set(
         values
     )
@@ -223,4 +225,25 @@ def test_ingest_takes_its_masking_key_from_the_settings_in_force(catalog: Path, 
 def test_a_value_that_does_not_fit_names_its_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LOCKGATE_LABEL_STUDIO_PORT", "eighty")
     with pytest.raises(SettingsError, match="LOCKGATE_LABEL_STUDIO_PORT: Input should be a valid integer"):
+        current_settings()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("2GiB", 2 * 2**30), ("512MB", 512 * 10**6), ("1048576", 2**20), ("1.5 GiB", 3 * 2**29)],
+)
+def test_a_memory_limit_is_read_in_any_unit(text: str, expected: int) -> None:
+    assert parse_memory(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"), [("lots", "not a size"), ("100KiB", "at least 1MiB"), ("-1GB", "not a size")]
+)
+def test_a_memory_limit_that_is_no_size_or_too_small_is_refused(
+    text: str, problem: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(SettingsError, match=problem):
+        parse_memory(text)
+    monkeypatch.setenv("LOCKGATE_MEMORY_LIMIT", text)
+    with pytest.raises(SettingsError, match="LOCKGATE_MEMORY_LIMIT: "):
         current_settings()
