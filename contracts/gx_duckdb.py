@@ -53,6 +53,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from contracts.errors import GxDuckdbUnsupportedError
+from storage.staging import duckdb_config
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -245,11 +246,7 @@ def arrow_datasource(
     what does not fit (the uniqueness window, a large aggregate) spills into `temp_directory`.
     """
     install()
-    config: dict[str, Any] = {"enable_external_access": False}
-    if memory_limit is not None:
-        config["memory_limit"] = f"{max(memory_limit // 2**20, 64)}MiB"
-    if temp_directory is not None:
-        config["temp_directory"] = str(temp_directory)
+    config = duckdb_config(memory_limit, temp_directory)
     base = duckdb.connect(":memory:", config=config)
     cursors: list[duckdb.DuckDBPyConnection] = []
     # Held here and nowhere else: not by `creator`, which GX keeps after `close`, nor by this frame, which

@@ -22,6 +22,7 @@ import polars as pl
 
 from contracts.model import Action
 from contracts.row_level import NULL_RULE, ROW_LEVEL_EXPECTATIONS
+from storage.staging import duckdb_config
 
 UNIQUE_RULE = "expect_column_values_to_be_unique"
 
@@ -105,9 +106,7 @@ def duplicated_values(
     columns = sorted({rule.column for rule in active if rule.expectation == UNIQUE_RULE and rule.column})
     if not columns:
         return {}
-    config: dict[str, Any] = {"enable_external_access": False, "temp_directory": str(staged.folder)}
-    if memory_limit is not None:
-        config["memory_limit"] = f"{max(memory_limit // 2**20, 64)}MiB"
+    config = duckdb_config(memory_limit, staged.folder)
     con = duckdb.connect(":memory:", config=config)
     try:
         found: dict[str, pl.Series] = {}

@@ -1,7 +1,8 @@
 """Reading a source too large for memory: its files become a staged batch, a window of rows at a time.
 
 `read_source` parses a source into one frame; that frame, and every step's copy of it, grows with the
-source. A source whose files are larger than the run's window budget is instead read into a
+source. A source whose files are larger than the run allows to hold (a quarter of its memory limit,
+`flows.pipeline.RunContext`) is instead read into a
 `storage.staging.Staged` batch: polars' streaming engine parses each CSV file straight into a Parquet
 copy (row groups of one window), the field-count check runs over that copy in streaming passes
 (`sources.records.proven_clean`), and the rows are handed on a window at a time with null tokens

@@ -27,6 +27,21 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
 PART_COMPRESSION: Final = "lz4"
+DUCKDB_MIN_MEMORY_MIB = 64  # below this DuckDB refuses queries a stage's windows need (hash tables, sorts)
+
+
+def duckdb_config(
+    memory_limit: int | None, spill: Path | None
+) -> dict[str, str | bool | int | float | list[str]]:
+    """A private DuckDB connection's settings: no file or network access of its own (it reads what is
+    registered on it), held to `memory_limit` bytes (at least 64 MiB), spilling what does not fit into
+    `spill` (a stage's folder, removed with it)."""
+    config: dict[str, str | bool | int | float | list[str]] = {"enable_external_access": False}
+    if memory_limit is not None:
+        config["memory_limit"] = f"{max(memory_limit // 2**20, DUCKDB_MIN_MEMORY_MIB)}MiB"
+    if spill is not None:
+        config["temp_directory"] = str(spill)
+    return config
 
 
 @dataclass

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
@@ -11,9 +11,11 @@ from testkit.aws import point_aws_at
 from typer.testing import CliRunner
 
 from cli.app import app
+from flows import pipeline
 from flows.pipeline import ingest
 from flows.results import SourceStatus
 from flows.settings import Settings
+from sources.staged_read import StagedRead, stage_source
 from storage import layout
 from storage.curated import current_version, list_versions
 from storage.store import open_store
@@ -111,3 +113,31 @@ def test_versions_and_rollback_commands(catalog: Path, tmp_path: Path) -> None:
     unknown = runner.invoke(app, ["rollback", "stores", "--to", "9", "--lake", lake])
     assert unknown.exit_code == 1
     assert "known versions: 0, 1, 2" in unknown.output
+
+
+def test_a_source_staged_on_disk_publishes_to_an_s3_lake(
+    catalog: Path, s3_lake: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The raw objects are verified as they download into the run's working folder, staged there, and
+    the stage streams into the Delta table on S3."""
+    staged: list[int] = []
+
+    def staging(*args: Any, **options: Any) -> StagedRead | None:
+        read = stage_source(*args, **options)
+        staged.append(args[3].rows)
+        return read
+
+    monkeypatch.setattr(pipeline, "stage_source", staging)
+    [customers] = ingest(
+        catalog=str(catalog), lake=s3_lake, sources=["customers"], memory_limit="1MiB"
+    ).sources
+    assert customers.status is SourceStatus.PUBLISHED, customers.error
+    assert staged == [customers.rows_in]
+    warehouse = layout.warehouse_path(s3_lake, Settings().warehouse)
+    assert query(warehouse, "SELECT count(*) FROM customers").item() == customers.rows_out
+    bucket, prefix = s3_lake.removeprefix("s3://").split("/", 1)
+    data_files = [k for k in open_store(s3_lake).list("curated/customers/") if k.endswith(".parquet")]
+    assert data_files
+    for key in data_files:
+        tags = boto3.client("s3").get_object_tagging(Bucket=bucket, Key=f"{prefix}/{key}")["TagSet"]
+        assert {t["Key"]: t["Value"] for t in tags}["layer"] == "curated"
