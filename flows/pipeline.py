@@ -218,7 +218,7 @@ def read_task(batch: Batch, run: RunContext) -> Batch:
                 "limit, %d MiB)",
                 batch.source.name,
                 staged[0].rows,
-                len(staged[0].parts),
+                staged[0].windows,
                 run.memory_limit // 2**20,
             )
             return batch

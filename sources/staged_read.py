@@ -5,8 +5,10 @@ source. A source whose files are larger than the run allows to hold (a quarter o
 `flows.pipeline.RunContext`) is instead read into a
 `storage.staging.Staged` batch: polars' streaming engine parses each CSV file straight into a Parquet
 copy (row groups of one window), the field-count check runs over that copy in streaming passes
-(`sources.records.proven_clean`), and the rows are handed on a window at a time with null tokens
-applied and blank lines left out, exactly as `read_source` delivers them. Parquet files (PostgreSQL
+(`sources.records.proven_clean`), and the copy becomes the stage's part, read back a row group at a
+time; when null tokens or blank lines make the rows delivered differ from the text read, its windows
+are rewritten with the tokens applied and the blank lines left out, exactly as `read_source` delivers
+them. Parquet files (PostgreSQL
 extracts among them) are staged a window of row groups at a time.
 
 A CSV file whose records cannot be proven to have the header's field count (a short or long record,
@@ -138,16 +140,32 @@ def _stage_utf8_csv(
     except pl.exceptions.PolarsError:
         # polars' message quotes the data; the whole read finds the record to blame, and says why.
         return False
+    adopted = False
     try:
         copy = pl.scan_parquet(text)
         check_header(spec, copy.collect_schema().names(), origin)
         if not proven_clean(spec, path, copy):
             return False
+        schema = copy.collect_schema()
+        if _delivered_as_read(spec, copy) and _check_columns(stage, schema, origin, first):
+            stage.adopt(text)  # the copy holds the rows as delivered: it is the part, not rewritten
+            adopted = True
+            return True
         for window in _windows(text, window_rows):
             _add(stage, finish_text(spec, window), origin, first)
         return True
     finally:
-        text.unlink(missing_ok=True)
+        if not adopted:
+            text.unlink(missing_ok=True)
+
+
+def _delivered_as_read(spec: CsvOptions, copy: pl.LazyFrame) -> bool:
+    """Whether `finish_text` would change nothing: no null token but the empty field (which polars
+    already read as null) and no blank line (one streaming pass)."""
+    if any(spec.null_values):
+        return False
+    blank = copy.select(pl.all_horizontal(pl.all().is_null()).any()).collect(engine="streaming").item()
+    return not blank
 
 
 def _stage_parquet(path: Path, stage: Staged, window_rows: int, first: str, label: str) -> bool:
@@ -176,20 +194,26 @@ def _windows(path: Path, window_rows: int) -> Iterator[pl.DataFrame]:
 
 def _add(stage: Staged, window: pl.DataFrame, origin: Path | str, first: str) -> None:
     """Add a window, after checking it has the columns (and, for Parquet, the types) staged so far."""
-    if stage.schema is not None and window.schema != stage.schema:
-        expected = list(stage.schema)
-        missing = [c for c in expected if c not in window.columns]
-        extra = [c for c in window.columns if c not in expected]
-        name = PurePath(first).name
-        if missing or extra:
-            parts = [f"missing {', '.join(missing)}"] if missing else []
-            if extra:
-                parts.append(f"unexpected {', '.join(extra)}")
-            raise SourceReadError(origin, None, f"columns differ from {name}: {'; '.join(parts)}")
-        window = window.select(expected)
-        if window.schema != stage.schema:
-            differing = [c for c in expected if window.schema[c] != stage.schema[c]]
-            if differing:
-                listed = ", ".join(differing)
-                raise SourceReadError(origin, None, f"column types differ from {name}: {listed}")
+    if not _check_columns(stage, window.schema, origin, first):
+        window = window.select(list(stage.schema or {}))
     stage.add(window)
+
+
+def _check_columns(stage: Staged, schema: pl.Schema, origin: Path | str, first: str) -> bool:
+    """Whether `schema` is the stage's as it is; True too for the stage's first part. Columns in
+    another order are accepted (False: select them in the stage's order); others raise, naming the file."""
+    if stage.schema is None or schema == stage.schema:
+        return True
+    expected = list(stage.schema)
+    missing = [c for c in expected if c not in schema]
+    extra = [c for c in schema if c not in expected]
+    name = PurePath(first).name
+    if missing or extra:
+        parts = [f"missing {', '.join(missing)}"] if missing else []
+        if extra:
+            parts.append(f"unexpected {', '.join(extra)}")
+        raise SourceReadError(origin, None, f"columns differ from {name}: {'; '.join(parts)}")
+    differing = [c for c in expected if schema[c] != stage.schema[c]]
+    if differing:
+        raise SourceReadError(origin, None, f"column types differ from {name}: {', '.join(differing)}")
+    return False

@@ -460,7 +460,7 @@ def _writer_properties(data: pl.DataFrame | pa.Table | Staged) -> WriterProperti
     data gets delta-rs' defaults."""
     if not isinstance(data, Staged) or not data.parts:
         return WriterProperties()
-    return WriterProperties(max_row_group_size=max(1, data.rows // len(data.parts)))
+    return WriterProperties(max_row_group_size=max(1, data.rows // data.windows))
 
 
 def _merge(

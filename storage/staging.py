@@ -8,7 +8,9 @@ private working folder (`storage.workdir`): removed when the source is done, and
 folder after a crash.
 
 Parts are LZ4-compressed Parquet: written and read faster than zstd (they live minutes, not years),
-and typed, so a part read back is the frame that was written.
+and typed, so a part read back is the frame that was written. A part written by `add` is one window;
+a part another writer made (the streaming CSV reader's copy of a file, `adopt`) is read back a row
+group at a time.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import TYPE_CHECKING, Final
 import polars as pl
 import pyarrow as pa
 import pyarrow.dataset as pads
+import pyarrow.parquet as pq
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -46,12 +49,14 @@ def duckdb_config(
 
 @dataclass
 class Staged:
-    """One stage of a batch: its parts in row order, their rows and schema (the first part's)."""
+    """One stage of a batch: its parts in row order, their rows and schema (the first part's), and each
+    part's row groups (the windows its rows are read back in)."""
 
     folder: Path
     parts: list[Path] = field(default_factory=list)
     rows: int = 0
     schema: pl.Schema | None = None
+    groups: list[list[int]] = field(default_factory=list)  # rows of each row group, per part
 
     @classmethod
     def create(cls, parent: Path, name: str) -> Staged:
@@ -59,24 +64,55 @@ class Staged:
         return cls(Path(tempfile.mkdtemp(prefix=f"staged-{name}-", dir=parent)))
 
     def add(self, frame: pl.DataFrame) -> None:
-        """Write `frame` as the stage's next part (every part has the first part's columns and types)."""
-        if self.schema is None:
-            self.schema = frame.schema
-        elif frame.schema != self.schema:
-            raise ValueError(f"a part of {self.folder.name} does not have the stage's columns and types")
+        """Write `frame` as the stage's next part, one window (every part has the first part's columns
+        and types)."""
+        self._check(frame.schema)
         path = self.folder / f"part-{len(self.parts):05d}.parquet"
-        frame.write_parquet(path, compression=PART_COMPRESSION, statistics=False)
+        frame.write_parquet(
+            path, compression=PART_COMPRESSION, statistics=False, row_group_size=max(1, frame.height)
+        )
+        self._append(path)
+
+    def adopt(self, path: Path) -> None:
+        """Take a Parquet file in the stage's folder, written by another writer, as the next part; its
+        row groups are its windows."""
+        if path.parent != self.folder:
+            raise ValueError(f"{path.name} is not in the stage's folder {self.folder.name}")
+        self._check(pl.scan_parquet(path).collect_schema())
+        self._append(path)
+
+    def _check(self, schema: pl.Schema) -> None:
+        if self.schema is None:
+            self.schema = schema
+        elif schema != self.schema:
+            raise ValueError(f"a part of {self.folder.name} does not have the stage's columns and types")
+
+    def _append(self, path: Path) -> None:
+        meta = pq.ParquetFile(path).metadata
+        groups = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
         self.parts.append(path)
-        self.rows += frame.height
+        self.groups.append(groups)
+        self.rows += sum(groups)
+
+    @property
+    def windows(self) -> int:
+        """How many windows the stage is read back in (`frames`)."""
+        return sum(max(1, len(groups)) for groups in self.groups)
 
     @property
     def columns(self) -> list[str]:
         return list(self.schema or {})
 
     def frames(self) -> Iterator[pl.DataFrame]:
-        """The parts, one frame at a time, in row order."""
-        for path in self.parts:
-            yield pl.read_parquet(path)
+        """The rows, a window (a row group) at a time, in row order."""
+        for path, groups in zip(self.parts, self.groups, strict=True):
+            if len(groups) <= 1:
+                yield pl.read_parquet(path)
+                continue
+            offset = 0
+            for rows in groups:  # polars reads only the row group a slice falls in
+                yield pl.scan_parquet(path).slice(offset, rows).collect()
+                offset += rows
 
     def lazy(self) -> pl.LazyFrame:
         """All parts as one lazy frame (nothing is read until collected; the streaming engine reads a
@@ -105,4 +141,4 @@ class Staged:
     def remove(self) -> None:
         """Delete the parts (the stage is empty afterwards)."""
         shutil.rmtree(self.folder, ignore_errors=True)
-        self.parts, self.rows = [], 0
+        self.parts, self.groups, self.rows = [], [], 0

@@ -39,7 +39,7 @@ def pii_gate(frame: pl.DataFrame | Staged, contract: Contract, *, seed: int = 0)
     between the windows, so the names check costs what it costs on the batch whole.
     """
     if isinstance(frame, Staged):
-        share = 1.0 / max(1, len(frame.parts))
+        share = 1.0 / max(1, frame.windows)
         reports = [leaks(window, contract, seed=seed, ner_share=share) for window in frame.frames()]
         report = merge_reports(reports) if reports else leaks(frame.lazy().collect(), contract, seed=seed)
     else:

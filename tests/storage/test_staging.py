@@ -61,3 +61,19 @@ def test_remove_deletes_the_parts_and_their_folder(tmp_path: Path) -> None:
     stage.add(_frame(0, 3))
     stage.remove()
     assert not stage.folder.exists() and stage.rows == 0 and stage.parts == []
+
+
+def test_an_adopted_file_is_read_back_a_row_group_at_a_time(tmp_path: Path) -> None:
+    stage = Staged.create(tmp_path, "people-read")
+    first = _frame(0, 4)
+    stage.add(first)
+    copy = stage.folder / "copy.parquet"
+    second = _frame(4, 10)
+    second.lazy().sink_parquet(copy, row_group_size=3)
+    stage.adopt(copy)
+
+    assert (stage.rows, len(stage.parts), stage.windows) == (14, 2, 5)
+    assert [f.height for f in stage.frames()] == [4, 3, 3, 3, 1]
+    assert pl.concat(list(stage.frames())).equals(pl.concat([first, second]))
+    with pytest.raises(ValueError, match="not in the stage's folder"):
+        stage.adopt(tmp_path / "elsewhere.parquet")
