@@ -1,6 +1,6 @@
 """The contract's steps over a staged batch, a window at a time: a source larger than memory.
 
-Each function reads one stage (`storage.staging.Staged`) a part at a time, applies the step that the
+Each function reads one stage (`storage.staging.Staged`) a window at a time, applies the step that the
 in-memory path applies to the whole frame, and writes the result as the next stage, so no step holds
 more than one window of rows. What a step must judge over the whole batch is judged over the whole
 batch: schema issues are counted over every window (`conform.merge_issues`), the contract's rules run

@@ -1,6 +1,6 @@
 """`lockgate run --memory-limit` on a source whose file is four times that limit: it succeeds, and its
 memory grows by less than twice the file, where holding the batch whole takes about four and a half
-times the file (measured on this file: 436 MB above the small run's footprint, staged 157 MB).
+times the file (measured on this file: 436 MB above the small run's footprint, staged 157–170 MB).
 
 Two real processes run the same benchmark-shaped source (17 columns, 8 of them personal data, masked by
 hash, partial, redact, generalize and redact_pii): 1,000 rows for the process's own footprint (Prefect,
