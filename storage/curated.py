@@ -31,27 +31,36 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import logging
 import re
+import time
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 import polars as pl
 import pyarrow as pa
-from deltalake import CommitProperties, DeltaTable, WriterProperties, write_deltalake
+import pyarrow.parquet as pq
+from deltalake import CommitProperties, DeltaTable, Schema, WriterProperties, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
+from deltalake.transaction import AddAction, create_table_with_add_actions
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from storage import layout
 from storage.base import StatsObjects, TagsObjects
 from storage.errors import IntegrityError, ObjectNotFound, StorageError, UnknownVersion
 from storage.integrity import open_existing
+from storage.local import LocalStore
 from storage.release import ReleaseParts
 from storage.staging import Staged
 from storage.tags import access_tags
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from pathlib import Path
+
+    from deltalake.transaction import RemoveAction
 
     from storage.base import ObjectStore
 
@@ -66,6 +75,8 @@ Mode = Literal["overwrite", "append", "merge"]
 _MODE_ACTION: dict[Mode, Action] = {"overwrite": "publish", "append": "append", "merge": "merge"}
 # How much of a frame is converted to Arrow at once when it is published (see the module docstring).
 SLICE_BYTES = 64 * 2**20
+# A staged batch's Parquet files are closed at this size (delta-rs's own writer's default target).
+TARGET_FILE_BYTES = 100 * 2**20
 
 
 class Commit(BaseModel):
@@ -393,6 +404,10 @@ def publish(
     try:
         if mode == "merge" and table is not None:
             _merge(table, arrow, merge_keys or [], commit, _writer_properties(data))
+        elif isinstance(data, Staged) and _commits_files(data, table):
+            _commit_staged(
+                store, source, data, table, "overwrite" if mode == "overwrite" else "append", commit, tags
+            )
         else:
             write_deltalake(
                 table_uri(store, source),
@@ -452,6 +467,86 @@ def slice_rows(frame: pl.DataFrame, target_bytes: int) -> int:
     """Rows per slice so that a slice holds about `target_bytes` of the frame (at least one row)."""
     per_row = frame.estimated_size() / max(1, frame.height)
     return max(1, int(target_bytes // max(per_row, 1.0)))
+
+
+def _commits_files(data: Staged, table: DeltaTable | None) -> bool:
+    """Whether a staged batch is written as Parquet files of ours and committed as one transaction: a new
+    table, or one whose schema it keeps (a change of schema goes through delta-rs's writer, which
+    rewrites the table's metadata)."""
+    if data.rows == 0:
+        return False
+    return table is None or Schema.from_arrow(_file_schema(data)) == table.schema()
+
+
+def _file_schema(data: Staged) -> pa.Schema:
+    """The stage's Arrow schema, columns of no type as strings (as `_arrow` gives delta-rs)."""
+    fields = [f.with_type(pa.large_string()) if pa.types.is_null(f.type) else f for f in data.arrow_schema()]
+    return pa.schema(fields)
+
+
+def _commit_staged(
+    store: ObjectStore,
+    source: str,
+    data: Staged,
+    table: DeltaTable | None,
+    mode: Literal["overwrite", "append"],
+    commit: Commit,
+    tags: dict[str, str],
+) -> None:
+    """Write the stage as Parquet files in the table's folder, a window per row group and a file per
+    `TARGET_FILE_BYTES`, then commit them as one version, atomically.
+
+    delta-rs's own writer holds the record batches it is streamed until the write ends (measured: 857 MB
+    for 1M rows of text, 1,635 MB for 5M; delta-io/delta-rs#3578), so a staged batch, whose point is
+    that it is never whole in memory, is written here and handed to delta-rs as add actions: memory is
+    one window. Files not yet committed are invisible to readers; a crash before the commit leaves them
+    to VACUUM, as a crash inside delta-rs's writer would.
+    """
+    schema = _file_schema(data)
+    adds: list[AddAction] = []
+    writer: pq.ParquetWriter | None = None
+    path: Path | None = None
+    rows = 0
+
+    def close() -> None:
+        nonlocal writer, rows
+        if writer is None or path is None:
+            return
+        writer.close()
+        name = f"part-{len(adds):05d}-{uuid.uuid4()}-c000.snappy.parquet"
+        size = path.stat().st_size
+        key = f"{table_key(source)}/{name}"
+        if isinstance(store, LocalStore):  # the file is ours: moved into the table, not copied
+            store.adopt_file(key, path, tags=tags)
+        else:
+            store.put_file(key, path, tags=tags)
+            path.unlink()
+        stats = json.dumps({"numRecords": rows})
+        adds.append(AddAction(name, size, {}, int(time.time() * 1000), data_change=True, stats=stats))
+        writer, rows = None, 0
+
+    for window in data.frames():
+        if writer is None:
+            path = data.folder / f"delta-{len(adds):05d}.parquet"
+            writer = pq.ParquetWriter(path, schema, compression="snappy")
+        writer.write_table(window.to_arrow().cast(schema), row_group_size=max(1, window.height))
+        rows += window.height
+        if path is not None and path.stat().st_size >= TARGET_FILE_BYTES:
+            close()
+    close()
+    if table is None:
+        create_table_with_add_actions(
+            table_uri(store, source),
+            Schema.from_arrow(schema),
+            adds,
+            mode="error",
+            configuration=TABLE_CONFIGURATION,
+            storage_options=store.table_options(),
+            commit_properties=commit.properties(),
+        )
+    else:
+        actions: list[AddAction | RemoveAction] = [*adds]
+        table.create_write_transaction(actions, mode, schema, commit_properties=commit.properties())
 
 
 def _writer_properties(data: pl.DataFrame | pa.Table | Staged) -> WriterProperties:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import duckdb
@@ -28,6 +28,7 @@ from storage.curated import (
 )
 from storage.errors import IntegrityError, UnknownVersion
 from storage.release import ReleaseParts
+from storage.staging import Staged
 from storage.store import ObjectNotFound, ObjectStore, StorageError
 from storage.warehouse import load_delta
 
@@ -354,3 +355,84 @@ def test_a_local_table_is_at_the_documented_place(tmp_path: Path) -> None:
     store = open_store(str(tmp_path / "lake"))
     _publish(store, FRAME_1, "run-1", ["a" * 64])
     assert DeltaTable(str(tmp_path / "lake" / layout.curated_prefix("customers"))).version() == 0
+
+
+def _stage(tmp_path: Path, frame: pl.DataFrame, name: str, rows: int) -> Staged:
+    stage = Staged.create(tmp_path, name)
+    for offset in range(0, frame.height, rows):
+        stage.add(frame.slice(offset, rows))
+    return stage
+
+
+def test_a_staged_batch_is_written_as_our_files_and_committed_as_one_version(
+    store: ObjectStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A window per row group and, with the file size lowered, a file per window; delta-rs, polars and
+    DuckDB read the version, and a change of schema goes through delta-rs's writer."""
+    monkeypatch.setattr(curated, "TARGET_FILE_BYTES", 1)
+    frame = pl.DataFrame(
+        {
+            "id": list(range(1, 101)),
+            "email": [f"h{i}" if i % 9 else None for i in range(1, 101)],
+            "day": [date(2024, 1, 1 + i % 28) for i in range(100)],
+            "at": [datetime(2024, 1, 1, tzinfo=UTC)] * 100,
+        }
+    )
+    first = publish(
+        store,
+        "orders",
+        _stage(tmp_path, frame, "a", 30),
+        release=_parts(["a" * 64]),
+        run_id="r1",
+        masked_columns={},
+    ).version
+    assert (first.version, first.rows, first.columns, first.run_id) == (0, 100, frame.columns, "r1")
+    options = store.table_options()
+    uri = table_uri(store, "orders")
+    assert len(DeltaTable(uri, storage_options=options).file_uris()) == 4  # 30 + 30 + 30 + 10 rows
+    con = duckdb.connect(config={"autoinstall_known_extensions": False})
+    load_delta(con)
+    if uri.startswith("s3://"):
+        from storage.warehouse import _enable_s3
+
+        _enable_s3(con)
+    by_duckdb = con.execute(f"SELECT * FROM delta_scan('{uri}')").pl()
+    for stored in (read_current(store, "orders"), pl.read_delta(uri, storage_options=options or None)):
+        assert stored.sort("id").equals(frame)
+    # DuckDB gives the timestamp in its session's time zone: the same instants.
+    assert by_duckdb.sort("id").drop("at").equals(frame.drop("at"))
+    assert by_duckdb["at"].dt.convert_time_zone("UTC").equals(frame["at"])
+
+    replaced = frame.with_columns(pl.col("id") + 1000)
+    second = publish(
+        store,
+        "orders",
+        _stage(tmp_path, replaced, "b", 50),
+        release=_parts(["b" * 64]),
+        run_id="r2",
+        masked_columns={},
+    ).version
+    assert (second.version, second.rows) == (1, 100)
+    assert read_current(store, "orders").sort("id").equals(replaced)
+    appended = publish(
+        store,
+        "orders",
+        _stage(tmp_path, frame, "c", 100),
+        release=_parts(["b" * 64, "c" * 64]),
+        run_id="r3",
+        masked_columns={},
+        mode="append",
+    ).version
+    assert appended.rows == 200 and read_current(store, "orders").height == 200
+    assert [v.run_id for v in list_versions(store, "orders")] == ["r1", "r2", "r3"]
+
+    widened = frame.with_columns(pl.lit("x").alias("segment"))
+    publish(
+        store,
+        "orders",
+        _stage(tmp_path, widened, "d", 60),
+        release=_parts(["d" * 64]),
+        run_id="r4",
+        masked_columns={},
+    )
+    assert read_current(store, "orders").sort("id").equals(widened)
