@@ -528,14 +528,19 @@ def _commit_staged(
         adds.append(AddAction(name, size, {}, int(time.time() * 1000), data_change=True, stats=stats))
         writer, rows = None, 0
 
-    for window in data.frames():
-        if writer is None:
-            path = data.folder / f"delta-{len(adds):05d}.parquet"
-            writer = pq.ParquetWriter(path, schema, compression="snappy")
-        writer.write_table(window.to_arrow().cast(schema), row_group_size=max(1, window.height))
-        rows += window.height
-        if path is not None and path.stat().st_size >= TARGET_FILE_BYTES:
-            close()
+    for part in data.parts:  # each row group is a window, read by Arrow alone (no copy through polars)
+        source_file = pq.ParquetFile(part)
+        for group in range(source_file.num_row_groups):
+            window = source_file.read_row_group(group).cast(schema)
+            if writer is None:
+                path = data.folder / f"delta-{len(adds):05d}.parquet"
+                writer = pq.ParquetWriter(path, schema, compression="snappy")
+            writer.write_table(window, row_group_size=max(1, window.num_rows))
+            rows += window.num_rows
+            del window
+            if path is not None and path.stat().st_size >= TARGET_FILE_BYTES:
+                close()
+        source_file.close()
     close()
     if table is None:
         create_table_with_add_actions(
