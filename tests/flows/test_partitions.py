@@ -14,7 +14,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import hmac
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import polars as pl
 import pytest
@@ -22,11 +22,15 @@ from distributed import LocalCluster
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, FlowRunFilterName
 from prefect.settings import PREFECT_API_URL
-from testkit.partitioned_catalog import RUN_SPECIFIC, UNIQUE_RULE, rows_checksum, split_customers
+from testkit.partitioned_catalog import (
+    RUN_SPECIFIC,
+    UNIQUE_RULE,
+    rows_checksum,
+    run_customers,
+    split_customers,
+)
 
-from flows.errors import RunFailed
-from flows.pipeline import ingest
-from flows.results import RunResult, SourceResult, SourceStatus
+from flows.results import SourceStatus
 from storage.curated import read_current
 from storage.quarantine import read_quarantine
 from storage.store import open_store
@@ -59,15 +63,6 @@ def dask_scheduler(prefect_api: None, tmp_path_factory: pytest.TempPathFactory) 
         yield cluster.scheduler_address
 
 
-def _run(catalog: Path, lake: Path, **options: Any) -> tuple[RunResult, SourceResult]:
-    state = ingest(catalog=str(catalog), lake=str(lake), sources=["customers"], return_state=True, **options)
-    outcome = state.result(raise_on_failure=False)
-    run = outcome.run if isinstance(outcome, RunFailed) else outcome
-    assert isinstance(run, RunResult), run
-    [customers] = run.sources
-    return run, customers
-
-
 def _task_runs(run_id: str) -> dict[str, str]:
     """Task run name → state name, for the flow run Lockgate named `run_id`."""
     with get_client(sync_client=True) as client:
@@ -85,9 +80,9 @@ def test_threads_and_dask_workers_publish_quarantine_and_report_the_same(
 ) -> None:
     split_customers(catalog, FILES, duplicate=DUPLICATE)
     rows = _split_rows(catalog)
-    threads, by_threads = _run(catalog, tmp_path / "lake-threads")
+    threads, by_threads = run_customers(catalog, tmp_path / "lake-threads")
     monkeypatch.setenv("LOCKGATE_DASK_ADDRESS", dask_scheduler)
-    dask, by_dask = _run(catalog, tmp_path / "lake-dask", task_runner="dask")
+    dask, by_dask = run_customers(catalog, tmp_path / "lake-dask", task_runner="dask")
 
     # The table-level rules saw the four files as one batch.
     for result in (by_threads, by_dask):
@@ -135,7 +130,7 @@ def test_a_file_a_worker_cannot_parse_fails_the_source_naming_the_file(
     cut = text.index(b"\n", len(text) // 2) + 1
     files[2].write_bytes(text[:cut] + b"\xff\xfe broken\n" + text[cut:])
     monkeypatch.setenv("LOCKGATE_DASK_ADDRESS", dask_scheduler)
-    _, customers = _run(catalog, tmp_path / "lake", task_runner="dask")
+    _, customers = run_customers(catalog, tmp_path / "lake", task_runner="dask")
     assert customers.status is SourceStatus.FAILED
     assert customers.error is not None
     assert "customers-3.csv:" in customers.error

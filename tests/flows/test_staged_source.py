@@ -13,12 +13,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from testkit.partitioned_catalog import RUN_SPECIFIC, UNIQUE_RULE, rows_checksum, split_customers
+from testkit.partitioned_catalog import (
+    RUN_SPECIFIC,
+    UNIQUE_RULE,
+    rows_checksum,
+    run_customers,
+    split_customers,
+)
 
 from flows import pipeline
-from flows.errors import RunFailed
 from flows.pipeline import ingest
-from flows.results import RunResult, SourceResult, SourceStatus
+from flows.results import SourceStatus
 from sources.staged_read import StagedRead, stage_source
 from storage.curated import read_current
 from storage.layout import work_root
@@ -35,20 +40,11 @@ pytestmark = pytest.mark.usefixtures("prefect_api", "hash_key")
 DUPLICATE = (1, 1200)  # row 1200 (the third file) takes the id of row 1 (the first file)
 
 
-def _run(catalog: Path, lake: Path, **options: Any) -> tuple[RunResult, SourceResult]:
-    state = ingest(catalog=str(catalog), lake=str(lake), sources=["customers"], return_state=True, **options)
-    outcome = state.result(raise_on_failure=False)
-    run = outcome.run if isinstance(outcome, RunFailed) else outcome
-    assert isinstance(run, RunResult), run
-    [customers] = run.sources
-    return run, customers
-
-
 def test_a_staged_source_publishes_quarantines_and_reports_as_the_whole_batch(
     catalog: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     split_customers(catalog, 4, duplicate=DUPLICATE)
-    whole_run, whole = _run(catalog, tmp_path / "lake-whole")
+    whole_run, whole = run_customers(catalog, tmp_path / "lake-whole")
     stages: list[tuple[int, int]] = []
 
     def staging(*args: Any, **options: Any) -> StagedRead | None:
@@ -58,7 +54,7 @@ def test_a_staged_source_publishes_quarantines_and_reports_as_the_whole_batch(
         return read
 
     monkeypatch.setattr(pipeline, "stage_source", staging)
-    staged_run, staged = _run(catalog, tmp_path / "lake-staged", memory_limit="1MiB")
+    staged_run, staged = run_customers(catalog, tmp_path / "lake-staged", memory_limit="1MiB")
     assert stages == [(2000, 4)]  # a window per file (1,000 rows at least, 500 a file)
 
     for result in (whole, staged):

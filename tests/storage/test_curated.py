@@ -137,6 +137,17 @@ def test_read_current_without_a_version(store: ObjectStore) -> None:
         read_current(store, "customers")
 
 
+def _read_by_duckdb(uri: str) -> pl.DataFrame:
+    """The table's current rows as DuckDB's delta extension reads them (offline, S3 as the warehouse does)."""
+    con = duckdb.connect(config={"autoinstall_known_extensions": False})
+    load_delta(con)
+    if uri.startswith("s3://"):
+        from storage.warehouse import _enable_s3  # the warehouse's own S3 session setup
+
+        _enable_s3(con)
+    return con.execute(f"SELECT * FROM delta_scan('{uri}')").pl()
+
+
 def test_deltalake_polars_and_duckdb_read_the_same_rows(store: ObjectStore) -> None:
     _publish(store, FRAME_1, "run-1", ["a" * 64])
     _publish(store, FRAME_2, "run-2", ["b" * 64])
@@ -144,13 +155,7 @@ def test_deltalake_polars_and_duckdb_read_the_same_rows(store: ObjectStore) -> N
     uri = table_uri(store, "customers")
     by_deltalake = pl.from_arrow(DeltaTable(uri, storage_options=options).to_pyarrow_table())
     by_polars = pl.read_delta(uri, storage_options=options or None)
-    con = duckdb.connect(config={"autoinstall_known_extensions": False})
-    load_delta(con)
-    if uri.startswith("s3://"):
-        from storage.warehouse import _enable_s3  # the warehouse's own S3 session setup
-
-        _enable_s3(con)
-    by_duckdb = con.execute(f"SELECT * FROM delta_scan('{uri}')").pl()
+    by_duckdb = _read_by_duckdb(uri)
     for frame in (by_deltalake, by_polars, by_duckdb):
         assert isinstance(frame, pl.DataFrame)
         assert frame.sort("id").equals(FRAME_2)
@@ -390,13 +395,7 @@ def test_a_staged_batch_is_written_as_our_files_and_committed_as_one_version(
     options = store.table_options()
     uri = table_uri(store, "orders")
     assert len(DeltaTable(uri, storage_options=options).file_uris()) == 4  # 30 + 30 + 30 + 10 rows
-    con = duckdb.connect(config={"autoinstall_known_extensions": False})
-    load_delta(con)
-    if uri.startswith("s3://"):
-        from storage.warehouse import _enable_s3
-
-        _enable_s3(con)
-    by_duckdb = con.execute(f"SELECT * FROM delta_scan('{uri}')").pl()
+    by_duckdb = _read_by_duckdb(uri)
     for stored in (read_current(store, "orders"), pl.read_delta(uri, storage_options=options or None)):
         assert stored.sort("id").equals(frame)
     # DuckDB gives the timestamp in its session's time zone: the same instants.

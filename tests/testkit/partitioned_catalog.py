@@ -9,6 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from flows.errors import RunFailed
+from flows.pipeline import ingest
+from flows.results import RunResult, SourceResult
 from testkit.catalog_fixtures import read_customers
 
 if TYPE_CHECKING:
@@ -19,6 +22,16 @@ if TYPE_CHECKING:
 UNIQUE_RULE = "unique_customer"
 # What differs between two runs of the same data by construction: ids and keys that name the run.
 RUN_SPECIFIC = {"run_id", "raw_keys", "quarantine_key", "docs_uri", "started_at", "finished_at"}
+
+
+def run_customers(catalog: Path, lake: Path, **options: Any) -> tuple[RunResult, SourceResult]:
+    """Ingest only the catalog's customers; the run and its one source's result, stopped or not."""
+    state = ingest(catalog=str(catalog), lake=str(lake), sources=["customers"], return_state=True, **options)
+    outcome = state.result(raise_on_failure=False)
+    run = outcome.run if isinstance(outcome, RunFailed) else outcome
+    assert isinstance(run, RunResult), run
+    [customers] = run.sources
+    return run, customers
 
 
 def rows_checksum(frame: pl.DataFrame, by: str) -> str:
